@@ -1,0 +1,86 @@
+"""Test pages drawn by our own generator: the README samples and the benchmark page.
+
+    python benchmarks/pages.py samples      # rewrite decensor_input/ samples
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from decensor.training.procedural import manga_page  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiled_page(height, width, seed):
+    """A large page assembled from procedural 512 px panels (the generator draws small pages)."""
+    page = np.full((height, width), 255, np.uint8)
+    tile = 512
+    index = 0
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            part = manga_page((tile, tile), seed=seed + index)
+            index += 1
+            h, w = min(tile, height - top), min(tile, width - left)
+            page[top : top + h, left : left + w] = part[:h, :w]
+    return page
+
+
+def paint_bars(rgb, bars, soft_edges=True):
+    """Paint green bars (x0, y0, x1, y1, angle degrees) with anti-aliased edges like a brush tool."""
+    height, width = rgb.shape[:2]
+    scale = 4 if soft_edges else 1
+    canvas = Image.new("L", (width * scale, height * scale), 0)
+    draw = ImageDraw.Draw(canvas)
+    for x0, y0, x1, y1, angle in bars:
+        cx, cy = (x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale
+        hw, hh = (x1 - x0) / 2 * scale, (y1 - y0) / 2 * scale
+        theta = np.radians(angle)
+        c, s = np.cos(theta), np.sin(theta)
+        corners = [(cx + dx * c - dy * s, cy + dx * s + dy * c) for dx, dy in ((-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh))]
+        draw.polygon(corners, fill=255)
+    coverage = np.asarray(canvas.resize((width, height), Image.BOX), np.float32)[..., None] / 255
+    green = np.array([0, 255, 0], np.float32)
+    return np.round(rgb * (1 - coverage) + green * coverage).astype(np.uint8)
+
+
+def benchmark_page(marked_fraction=0.05, regions=4, seed=500):
+    """The speed benchmark's 1654x2339 grayscale page with ``regions`` square marks."""
+    height, width = 2339, 1654
+    gray = tiled_page(height, width, seed)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    side = int(np.sqrt(marked_fraction * height * width / regions))
+    rng = np.random.default_rng(seed)
+    bars = []
+    for index in range(regions):
+        top = int((index + 0.5) * height / regions - side / 2)
+        left = int(rng.uniform(50, width - side - 50))
+        bars.append((left, top, left + side, top + side, 0))
+    return paint_bars(rgb, bars, soft_edges=False)
+
+
+def make_samples():
+    target = ROOT / "decensor_input"
+    target.mkdir(exist_ok=True)
+    gray = tiled_page(1024, 768, seed=42)[:1000, :720]
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    painted = paint_bars(rgb, [(120, 180, 330, 215, 0), (400, 520, 560, 548, -20), (90, 760, 300, 800, 8)])
+    Image.fromarray(painted).save(target / "sample_manga.png", optimize=True)
+    # A colour page: the same kind of drawing tinted warm to cool, saved as JPEG.
+    colour = tiled_page(512, 640, seed=77)[:480]
+    rows = np.linspace(0, 1, colour.shape[0])[:, None, None]
+    tint = (1 - rows) * np.array([1.0, 0.85, 0.7]) + rows * np.array([0.7, 0.8, 1.0])
+    colour_rgb = np.clip(colour[..., None] * tint, 0, 255).astype(np.uint8)
+    painted = paint_bars(colour_rgb, [(200, 150, 420, 190, 0), (80, 330, 260, 360, 30)])
+    Image.fromarray(painted).save(target / "sample_colour.jpg", quality=88)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["samples"]:
+        make_samples()
+    else:
+        print(__doc__)

@@ -1,0 +1,169 @@
+"""Public fill API: a page (PIL image or numpy array) and an optional mask in, the filled page out.
+
+    from decensor import Decensor
+    engine = Decensor()                      # loads models/bar once
+    filled = engine.fill(Image.open("page.png"))            # green paint marks the hole
+    filled = engine.fill(array, mask=my_bool_mask)          # or give the mask
+
+The same object serves the command line's batch runner.
+"""
+
+import numpy as np
+
+from . import images, masks
+from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE, inpaint
+from .modelfile import DEFAULT_MODEL
+
+
+class NoMarkedRegion(ValueError):
+    """The page has nothing to fill."""
+
+
+class PaintSettings:
+    """How green paint is recognised; see :mod:`decensor.masks` for the rule."""
+
+    def __init__(
+        self,
+        color=masks.GREEN,
+        tolerance=masks.DEFAULT_TOLERANCE,
+        min_region=masks.DEFAULT_MIN_REGION,
+        fringe=masks.DEFAULT_FRINGE,
+        grow=masks.DEFAULT_GROW,
+    ):
+        self.color = tuple(color)
+        self.tolerance = tolerance
+        self.min_region = min_region
+        self.fringe = fringe
+        self.grow = grow
+
+    def detect(self, rgb):
+        return masks.detect_paint(
+            rgb, self.color, self.tolerance, self.min_region, self.fringe, self.grow
+        )
+
+
+class Decensor:
+    """Holds the loaded network and fills pages with it."""
+
+    def __init__(
+        self,
+        model=None,
+        model_name=DEFAULT_MODEL,
+        models_dir=None,
+        tile=DEFAULT_TILE,
+        margin=DEFAULT_MARGIN,
+        batch_size=DEFAULT_BATCH,
+        paint=None,
+    ):
+        if model is None:
+            from .modelfile import load_model
+
+            model, self.card = load_model(model_name, models_dir)
+        else:
+            self.card = {}
+        self.model = model
+        self._compiled = None
+        step = 2 ** sum(1 for layer in model.layers if getattr(layer, "strides", 1) == 2)
+        if tile % step:
+            raise ValueError(f"tile must be a multiple of {step} for this network, got {tile}")
+        self.tile = tile
+        self.margin = margin
+        self.batch_size = batch_size
+        self.paint = paint or PaintSettings()
+
+    def predict(self, tiles, tile_masks):
+        """Run the network on a batch of float tiles; returns numpy (images, reached)."""
+        from keras import ops
+
+        if self._compiled is None:
+            self._compiled = _compile_for_inference(self.model)
+        output, reached = self._compiled(tiles, tile_masks)
+        return ops.convert_to_numpy(output), ops.convert_to_numpy(reached)
+
+    def fill_rgb(self, rgb, hole, progress=None):
+        """Fill ``hole`` in an (H, W, 3) uint8 array; every other pixel is returned unchanged."""
+        return inpaint(
+            rgb,
+            hole,
+            self.predict,
+            tile=self.tile,
+            margin=self.margin,
+            batch_size=self.batch_size,
+            progress=progress,
+        )
+
+    def hole_of(self, picture, mask=None):
+        """The boolean hole for a page: the given mask, or the paint found on it."""
+        if mask is not None:
+            return masks.mask_from_array(mask, picture.size)
+        return self.paint.detect(images.rgb_view(picture))
+
+    def fill_picture(self, picture, hole):
+        """Fill a decoded page; the result keeps its mode, alpha and metadata."""
+        if not hole.any():
+            raise NoMarkedRegion("no marked region found")
+        rgb = images.rgb_view(picture)
+        filled = self.fill_rgb(rgb, hole)
+        if not picture.is_grayscale and images.looks_grayscale(rgb, ~hole):
+            # A grey page saved as RGB: keep the fill grey too, no colour cast.
+            gray = np.round(images.luma(filled[hole])).astype(np.uint8)
+            filled[hole] = gray[:, None]
+        return images.with_fill(picture, filled, hole)
+
+    def fill(self, image, mask=None):
+        """Fill a PIL image or numpy array; returns the same kind of object.
+
+        ``mask``: None to use the paint on the page, else a boolean/0-255 array
+        or PIL image (true or white = fill) of the page's size.
+        """
+        from PIL import Image
+
+        if isinstance(mask, Image.Image):
+            mask = np.array(mask.convert("L"))
+        if isinstance(image, Image.Image):
+            picture = images.picture_from_pil(image)
+            result = self.fill_picture(picture, self.hole_of(picture, mask))
+            output = images.to_pil(result)
+            output.info.update({k: v for k, v in image.info.items() if k in ("icc_profile", "dpi")})
+            return output
+        array = np.asarray(image)
+        picture = _picture_from_array(array)
+        result = self.fill_picture(picture, self.hole_of(picture, mask))
+        return result.pixels
+
+
+def _compile_for_inference(model):
+    """A traced graph on TensorFlow (one trace for every tile and batch size):
+    it runs faster than eager calls and frees each activation as soon as it
+    is used, which keeps peak memory down. Other backends call the model."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return lambda tiles, masks: model([tiles, masks], training=False)
+    import tensorflow as tf
+
+    signature = [
+        tf.TensorSpec([None, None, None, 3], tf.float32),
+        tf.TensorSpec([None, None, None, 1], tf.float32),
+    ]
+    return tf.function(lambda tiles, masks: model([tiles, masks], training=False), input_signature=signature)
+
+
+def _picture_from_array(array):
+    if array.ndim == 2:
+        mode = {np.dtype(np.uint8): "L", np.dtype(np.uint16): "I;16", np.dtype(bool): "1"}.get(array.dtype)
+    elif array.ndim == 3 and array.dtype == np.uint8 and array.shape[2] in (2, 3, 4):
+        mode = {2: "LA", 3: "RGB", 4: "RGBA"}[array.shape[2]]
+    else:
+        mode = None
+    if mode is None:
+        raise ValueError(
+            f"unsupported array {array.shape} {array.dtype}: use uint8 (H, W), (H, W, 3) "
+            "or (H, W, 4), uint16 (H, W) or bool (H, W)"
+        )
+    return images.Picture(pixels=array, mode=mode)
+
+
+def fill(image, mask=None, **settings):
+    """One-off convenience: load the shipped model and fill one page."""
+    return Decensor(**settings).fill(image, mask)

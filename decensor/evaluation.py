@@ -1,0 +1,45 @@
+"""Fill-quality metrics (numpy in, numpy out), shared by training and benchmarks.
+
+All images are float arrays in 0..1, (H, W, C); ``hole`` is boolean (H, W).
+"""
+
+import numpy as np
+from scipy import ndimage
+
+
+def hole_psnr(result, truth, hole):
+    """PSNR over hole pixels only: the known pixels are copied and would flatter it."""
+    error = (result[hole] - truth[hole]) ** 2
+    mse = float(error.mean()) if error.size else 0.0
+    return 10 * np.log10(1.0 / max(mse, 1e-10))
+
+
+def blurred_hole_psnr(result, truth, hole, sigma=1.5):
+    """Hole PSNR after a Gaussian blur: fair to screentone that is right but shifted."""
+    blur = lambda image: ndimage.gaussian_filter(image, sigma=(sigma, sigma, 0))  # noqa: E731
+    return hole_psnr(blur(result), blur(truth), hole)
+
+
+def hole_l1(result, truth, hole):
+    return float(np.abs(result[hole] - truth[hole]).mean()) if hole.any() else 0.0
+
+
+def ssim(result, truth, sigma=1.5):
+    """Mean structural similarity over the whole image (Gaussian windows, per channel)."""
+    c1, c2 = 0.01**2, 0.03**2
+    blur = lambda image: ndimage.gaussian_filter(image, sigma=(sigma, sigma, 0))  # noqa: E731
+    mu_x, mu_y = blur(result), blur(truth)
+    var_x = blur(result * result) - mu_x**2
+    var_y = blur(truth * truth) - mu_y**2
+    cov = blur(result * truth) - mu_x * mu_y
+    value = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return float(value.mean())
+
+
+def all_metrics(result, truth, hole):
+    return {
+        "hole_psnr": hole_psnr(result, truth, hole),
+        "blurred_hole_psnr": blurred_hole_psnr(result, truth, hole),
+        "hole_l1": hole_l1(result, truth, hole),
+        "ssim": ssim(result, truth),
+    }

@@ -1,0 +1,311 @@
+"""Reading and writing pages without losing what makes them theirs.
+
+A page is decoded into its *native* pixel array (its own mode and bit depth)
+plus everything needed to write it back: palette, alpha, ICC profile, DPI,
+EXIF, JPEG quantisation tables. The network and the mask detector look at an
+8-bit RGB view; the fill is converted back into the native mode and written
+only into hole pixels, so every other pixel keeps its exact stored value.
+"""
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from PIL import Image, ImageFile
+
+# Modes handled natively; anything else is converted to RGB(A) on load.
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+_NATIVE_MODES = _GRAY_MODES | {"RGB", "RGBA", "P", "PA", "CMYK"}
+# Extensions we write and the Pillow format behind each.
+FORMAT_BY_SUFFIX = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".gif": "GIF",
+}
+IMAGE_SUFFIXES = frozenset(FORMAT_BY_SUFFIX)
+
+
+class ImageFormatError(ValueError):
+    """The file is not an image we can read or write."""
+
+
+@dataclass
+class Picture:
+    """A decoded page: native pixels plus what is needed to save it faithfully."""
+
+    pixels: np.ndarray
+    mode: str
+    format: str | None = None
+    palette: bytes | None = None
+    palette_mode: str = "RGB"
+    info: dict = field(default_factory=dict)
+    save_options: dict = field(default_factory=dict)
+
+    @property
+    def size(self):
+        """(width, height), like Pillow."""
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+    @property
+    def is_grayscale(self):
+        return self.mode in _GRAY_MODES
+
+    @property
+    def has_alpha(self):
+        return self.mode in {"LA", "RGBA", "PA"}
+
+
+def _save_options_for(image):
+    """Encoder settings that keep the output close to the input."""
+    options = {}
+    for key in ("icc_profile", "dpi", "exif"):
+        value = image.info.get(key)
+        if value:
+            options[key] = value
+    if image.format == "JPEG":
+        from PIL import JpegImagePlugin
+
+        try:
+            options["qtables"] = image.quantization
+            sampling = JpegImagePlugin.get_sampling(image)
+            if sampling != -1:
+                options["subsampling"] = sampling
+        except (AttributeError, ValueError):
+            options["quality"] = 95
+    elif image.format == "WEBP":
+        options["lossless"] = getattr(image, "_decensor_webp_lossless", False)
+        options["quality"] = 100 if options["lossless"] else 95
+    elif image.format == "TIFF":
+        compression = image.info.get("compression")
+        if compression and compression != "raw":
+            options["compression"] = compression
+    elif image.format == "PNG":
+        if "transparency" in image.info:
+            options["transparency"] = image.info["transparency"]
+    elif image.format == "GIF" and "transparency" in image.info:
+        options["transparency"] = image.info["transparency"]
+    return options
+
+
+def _webp_is_lossless(path_or_file):
+    try:
+        with open(path_or_file, "rb") as handle:
+            head = handle.read(64)
+    except (OSError, TypeError):
+        return False
+    return b"VP8L" in head
+
+
+def picture_from_pil(image):
+    """Wrap an already opened Pillow image."""
+    mode = image.mode
+    if mode not in _NATIVE_MODES:
+        image = image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB")
+        mode = image.mode
+    palette = None
+    palette_mode = "RGB"
+    if mode in {"P", "PA"}:
+        palette_mode = image.palette.mode if image.palette is not None else "RGB"
+        palette = bytes(image.getpalette(palette_mode) or [])
+    pixels = np.array(image)
+    if mode == "1":
+        pixels = pixels.astype(bool)
+    return Picture(
+        pixels=pixels,
+        mode=mode,
+        format=image.format,
+        palette=palette,
+        palette_mode=palette_mode,
+        info=dict(image.info),
+        save_options=_save_options_for(image),
+    )
+
+
+def open_picture(path):
+    """Decode a page. Raises ImageFormatError with the reason when it cannot."""
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with Image.open(path) as image:
+            if getattr(image, "_decensor_webp_lossless", None) is None and image.format == "WEBP":
+                image._decensor_webp_lossless = _webp_is_lossless(path)
+            image.load()
+            picture = picture_from_pil(image)
+    except Image.DecompressionBombError as error:
+        raise ImageFormatError(f"refused, too many pixels ({error})") from None
+    except (Image.UnidentifiedImageError, SyntaxError) as error:
+        raise ImageFormatError(f"not a readable image ({error})") from None
+    except OSError as error:
+        raise ImageFormatError(f"damaged or truncated image ({error})") from None
+    return picture
+
+
+def _gray_to_unit(pixels, mode):
+    """Native grayscale values -> float 0..1."""
+    if mode == "1":
+        return pixels.astype(np.float32)
+    if mode in {"I;16", "I;16B", "I;16L"}:
+        return pixels.astype(np.float32) / 65535.0
+    if mode == "I":
+        top = 65535.0 if pixels.max(initial=0) > 255 else 255.0
+        return np.clip(pixels.astype(np.float32) / top, 0, 1)
+    if mode == "F":
+        top = 1.0 if pixels.max(initial=0) <= 1.0 else 255.0
+        return np.clip(pixels.astype(np.float32) / top, 0, 1)
+    return pixels.astype(np.float32) / 255.0
+
+
+def rgb_view(picture):
+    """8-bit RGB view of the page for the network and the mask detector."""
+    pixels, mode = picture.pixels, picture.mode
+    if mode in {"L", "LA"}:
+        gray = pixels if mode == "L" else pixels[..., 0]
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if mode in _GRAY_MODES:
+        gray = np.round(_gray_to_unit(pixels, mode) * 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if mode == "RGB":
+        return pixels
+    if mode == "RGBA":
+        return pixels[..., :3]
+    return np.array(to_pil(picture).convert("RGB"))
+
+
+def luma(rgb):
+    """ITU-R 601 luma, as Pillow's RGB->L conversion computes it."""
+    rgb = rgb.astype(np.float32)
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def looks_grayscale(rgb, known, tolerance=3, share=0.999):
+    """True when the known pixels of an RGB page are (nearly) all grey.
+
+    Looks at every 3rd pixel each way: plenty to tell, a ninth of the work.
+    """
+    pixels = rgb[::3, ::3][known[::3, ::3]]
+    if len(pixels) == 0:
+        return False
+    spread = pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1)
+    return float((spread <= tolerance).mean()) >= share
+
+
+def _nearest_palette_indices(rgb, palette, palette_mode, exclude=None):
+    channels = len(palette_mode)
+    table = np.frombuffer(palette, dtype=np.uint8).reshape(-1, channels)[:, :3].astype(np.int32)
+    candidates = np.arange(len(table))
+    if exclude is not None and 0 <= exclude < len(table):
+        candidates = candidates[candidates != exclude]
+    table = table[candidates]
+    indices = np.empty(len(rgb), dtype=np.uint8)
+    for start in range(0, len(rgb), 65536):
+        chunk = rgb[start : start + 65536].astype(np.int32)
+        distance = ((chunk[:, None, :] - table[None, :, :]) ** 2).sum(-1)
+        indices[start : start + 65536] = candidates[distance.argmin(1)]
+    return indices
+
+
+def native_values(picture, rgb):
+    """Convert filled 8-bit RGB values (N, 3) into the page's own pixel values."""
+    mode = picture.mode
+    if mode in _GRAY_MODES:
+        gray = luma(rgb)
+        if mode == "1":
+            return gray >= 128
+        if mode in {"L", "LA"}:
+            return np.clip(np.round(gray), 0, 255).astype(np.uint8)
+        if mode in {"I;16", "I;16B", "I;16L"}:
+            return np.clip(np.round(gray * 257), 0, 65535).astype(picture.pixels.dtype)
+        if mode == "I":
+            scale = 257 if picture.pixels.max(initial=0) > 255 else 1
+            return np.round(gray * scale).astype(picture.pixels.dtype)
+        if mode == "F":
+            scale = 1 / 255 if picture.pixels.max(initial=0) <= 1.0 else 1
+            return (gray * scale).astype(picture.pixels.dtype)
+    if mode in {"RGB", "RGBA"}:
+        return rgb.astype(np.uint8)
+    if mode in {"P", "PA"}:
+        transparency = picture.info.get("transparency")
+        exclude = transparency if isinstance(transparency, int) else None
+        return _nearest_palette_indices(rgb, picture.palette, picture.palette_mode, exclude)
+    if mode == "CMYK":
+        strip = Image.fromarray(rgb.astype(np.uint8).reshape(1, -1, 3), "RGB").convert("CMYK")
+        return np.array(strip).reshape(-1, 4)
+    raise ImageFormatError(f"cannot write pixels in mode {mode}")
+
+
+def with_fill(picture, rgb_filled, hole):
+    """A copy of the page whose hole pixels take the filled colour; nothing else changes."""
+    pixels = picture.pixels.copy()
+    values = native_values(picture, rgb_filled[hole])
+    if picture.mode in {"LA", "PA"}:
+        pixels[..., 0][hole] = values
+    elif picture.mode == "RGBA":
+        pixels[..., :3][hole] = values
+    else:
+        pixels[hole] = values
+    return replace(picture, pixels=pixels)
+
+
+def _from_array(pixels, mode):
+    """Pillow image of ``pixels`` in ``mode`` (newer Pillow infers some modes itself)."""
+    try:
+        return Image.fromarray(pixels, mode)
+    except (ValueError, TypeError):
+        image = Image.fromarray(pixels)
+        if image.mode != mode:
+            image = image.convert(mode)
+        return image
+
+
+def to_pil(picture):
+    """The page as a Pillow image in its own mode."""
+    mode, pixels = picture.mode, picture.pixels
+    if mode == "1":
+        image = Image.fromarray(pixels.astype(bool))
+    elif mode in {"I;16", "I;16B", "I;16L"}:
+        image = _from_array(np.ascontiguousarray(pixels.astype(np.uint16)), "I;16")
+    elif mode == "I":
+        image = _from_array(pixels.astype(np.int32), "I")
+    elif mode == "F":
+        image = _from_array(pixels.astype(np.float32), "F")
+    elif mode in {"P", "PA"}:
+        image = _from_array(pixels, "L" if mode == "P" else "LA")
+        image.putpalette(picture.palette, picture.palette_mode)
+    else:
+        image = _from_array(pixels, mode)
+    if "transparency" in picture.info:
+        image.info["transparency"] = picture.info["transparency"]
+    return image
+
+
+def format_for(path, fallback=None):
+    suffix = str(path).lower().rsplit(".", 1)[-1] if "." in str(path) else ""
+    found = FORMAT_BY_SUFFIX.get("." + suffix)
+    if found is None:
+        found = fallback
+    if found is None:
+        raise ImageFormatError(f"unknown image extension for {path}")
+    return found
+
+
+def save_picture(picture, target, image_format):
+    """Encode ``picture`` to ``target`` (a path or a binary file) in ``image_format``."""
+    image = to_pil(picture)
+    options = dict(picture.save_options) if picture.format == image_format else {}
+    for key in ("icc_profile", "dpi"):
+        if key in picture.save_options:
+            options[key] = picture.save_options[key]
+    if image_format == "JPEG":
+        if image.mode not in {"L", "RGB", "CMYK"}:
+            image = image.convert("RGB")
+        options.setdefault("quality", 95) if "qtables" not in options else None
+    elif image_format == "PNG" and image.mode == "CMYK":
+        image = image.convert("RGB")
+        options.pop("icc_profile", None)
+    elif image_format in {"WEBP", "BMP", "GIF"} and image.mode in {"CMYK", "I;16", "I", "F"}:
+        image = image.convert("RGB" if image.mode == "CMYK" else "L")
+    image.save(target, format=image_format, **options)

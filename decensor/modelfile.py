@@ -1,0 +1,143 @@
+"""Weights files: plain arrays plus a JSON model card, never pickled code.
+
+A model named NAME is two files in the models folder: ``NAME.npz`` (one
+float16 array per weight, loaded with ``allow_pickle=False`` so nothing in the
+file can run) and ``NAME.json`` (architecture, the sha256 of the ``.npz``, and
+the record of how it was trained). The architecture itself lives in code.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .network import NetworkConfig
+
+FORMAT_VERSION = 1
+DEFAULT_MODEL = "bar"
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing, damaged or does not fit the network."""
+
+
+def default_models_dir():
+    """``$DECENSOR_MODELS`` if set, else the ``models/`` folder that ships with the code."""
+    override = os.environ.get("DECENSOR_MODELS")
+    if override:
+        return Path(override)
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "models", here / "models"):
+        if (candidate / f"{DEFAULT_MODEL}.json").exists():
+            return candidate
+    return here.parent / "models"
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_paths(name=DEFAULT_MODEL, models_dir=None):
+    folder = Path(models_dir) if models_dir is not None else default_models_dir()
+    return folder / f"{name}.npz", folder / f"{name}.json"
+
+
+def read_card(name=DEFAULT_MODEL, models_dir=None):
+    _, card_path = model_paths(name, models_dir)
+    try:
+        with open(card_path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise ModelFileError(
+            f"model card {card_path} is missing: restore the models/ folder "
+            "(git checkout models/, or reinstall decensor)"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"model card {card_path} is unreadable: {error}") from None
+
+
+def save_weights(model, config, name, models_dir, card_extra=None):
+    """Write ``name.npz`` (float16) and ``name.json``; return the card."""
+    folder = Path(models_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights_path, card_path = model_paths(name, folder)
+    arrays = {
+        variable.path: np.asarray(variable.numpy(), dtype=np.float16)
+        for variable in model.weights
+    }
+    temporary = weights_path.with_name(weights_path.name + ".tmp.npz")
+    np.savez_compressed(temporary, **arrays)
+    os.replace(temporary, weights_path)
+    card = {
+        "format": FORMAT_VERSION,
+        "name": name,
+        "network": config.to_dict(),
+        "weights_file": weights_path.name,
+        "sha256": sha256_of(weights_path),
+        "parameters": int(sum(a.size for a in arrays.values())),
+    }
+    card.update(card_extra or {})
+    temporary_card = card_path.with_name(card_path.name + ".tmp")
+    temporary_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary_card, card_path)
+    return card
+
+
+def load_arrays(name=DEFAULT_MODEL, models_dir=None, verify=True):
+    """Return ``(config, {weight path: float32 array}, card)`` after checking the sha256."""
+    weights_path, _ = model_paths(name, models_dir)
+    card = read_card(name, models_dir)
+    if not weights_path.exists():
+        raise ModelFileError(
+            f"model weights {weights_path} are missing: restore the models/ folder "
+            "(git checkout models/, or reinstall decensor)"
+        )
+    if verify:
+        actual = sha256_of(weights_path)
+        if actual != card.get("sha256"):
+            raise ModelFileError(
+                f"model weights {weights_path} are damaged (sha256 {actual[:12]}… does "
+                f"not match the card's {str(card.get('sha256'))[:12]}…): restore them "
+                "with git checkout models/ or reinstall decensor"
+            )
+    try:
+        with np.load(weights_path, allow_pickle=False) as archive:
+            arrays = {key: archive[key].astype(np.float32) for key in archive.files}
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"model weights {weights_path} are unreadable: {error}") from None
+    return NetworkConfig.from_dict(card["network"]), arrays, card
+
+
+def assign_weights(model, arrays, source="weights"):
+    """Copy arrays into the model by weight path; every weight must be matched."""
+    expected = {variable.path: variable for variable in model.weights}
+    missing = sorted(set(expected) - set(arrays))
+    unexpected = sorted(set(arrays) - set(expected))
+    if missing or unexpected:
+        raise ModelFileError(
+            f"{source} do not fit the network (missing {missing[:3]}, unexpected "
+            f"{unexpected[:3]}): the model file belongs to another version of decensor"
+        )
+    for path, variable in expected.items():
+        if tuple(variable.shape) != arrays[path].shape:
+            raise ModelFileError(
+                f"{source}: {path} has shape {arrays[path].shape}, the network wants "
+                f"{tuple(variable.shape)}"
+            )
+        variable.assign(arrays[path])
+
+
+def load_model(name=DEFAULT_MODEL, models_dir=None):
+    """Build the network from code and fill in the shipped weights."""
+    from .network import build_network
+
+    config, arrays, card = load_arrays(name, models_dir)
+    model = build_network(config)
+    assign_weights(model, arrays, source=str(model_paths(name, models_dir)[0]))
+    return model, card

@@ -1,0 +1,104 @@
+"""The partial-convolution U-Net that fills holes.
+
+Encoder: partial convolutions that halve the resolution level by level, so the
+hole shrinks until the deepest level sees valid context everywhere. Decoder:
+nearest-neighbour upsampling of features *and* masks, concatenated with the
+encoder's skip features and their masks, then a partial convolution. The last
+layer also sees the input image, so known pixels next to the hole steer the
+finest detail. The model returns the prediction and the mask of pixels the
+network could actually reach; the caller only trusts pixels inside that mask.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import keras
+
+from .pconv import MaskedConcatenate, PartialConv2D
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of the U-Net. Stored beside every weights file."""
+
+    # Channels at full resolution, then at 1/2, 1/4, ... of the input.
+    widths: tuple = (24, 48, 96, 160, 256, 320, 320)
+    # Kernel size of the encoder convolution that produces each level.
+    kernels: tuple = (3, 5, 5, 3, 3, 3, 3)
+    # Extra (non-downsampling) partial convolutions at each of the deepest levels.
+    extra_deep_convs: int = 1
+    name: str = field(default="pconv_unet")
+
+    @property
+    def downsampling(self):
+        """Inputs must be a multiple of this size."""
+        return 2 ** (len(self.widths) - 1)
+
+    def to_dict(self):
+        data = asdict(self)
+        data["widths"] = list(self.widths)
+        data["kernels"] = list(self.kernels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(
+            widths=tuple(data["widths"]),
+            kernels=tuple(data["kernels"]),
+            extra_deep_convs=int(data.get("extra_deep_convs", 0)),
+            name=data.get("name", "pconv_unet"),
+        )
+
+
+def _leaky(x):
+    return keras.activations.leaky_relu(x, negative_slope=0.2)
+
+
+def build_network(config=NetworkConfig()):
+    """Return a Keras model: ``[image (0..1 RGB), mask (1 = known)] -> [image, mask]``."""
+    if len(config.widths) != len(config.kernels):
+        raise ValueError("widths and kernels must have the same length")
+    image = keras.Input(shape=(None, None, 3), name="image")
+    mask = keras.Input(shape=(None, None, 1), name="mask")
+
+    skips = []
+    features, feature_mask = image, mask
+    deepest = len(config.widths) - 1
+    for level, (width, kernel) in enumerate(zip(config.widths, config.kernels)):
+        features, feature_mask = PartialConv2D(
+            width,
+            kernel,
+            strides=1 if level == 0 else 2,
+            activation=_leaky,
+            name=f"encode_{level}",
+        )([features, feature_mask])
+        if level >= deepest - 1:
+            for extra in range(config.extra_deep_convs):
+                features, feature_mask = PartialConv2D(
+                    width, 3, activation=_leaky, name=f"encode_{level}_extra_{extra}"
+                )([features, feature_mask])
+        skips.append((features, feature_mask))
+
+    upsample = keras.layers.UpSampling2D(2, interpolation="nearest")
+    for level in range(deepest - 1, -1, -1):
+        skip_features, skip_mask = skips[level]
+        features, feature_mask = MaskedConcatenate(name=f"join_{level}")(
+            [(upsample(features), upsample(feature_mask)), (skip_features, skip_mask)]
+        )
+        features, feature_mask = PartialConv2D(
+            config.widths[level], 3, activation=_leaky, name=f"decode_{level}"
+        )([features, feature_mask])
+
+    features, feature_mask = MaskedConcatenate(name="join_image")(
+        [(features, feature_mask), (image, mask)]
+    )
+    # Start near mid-grey so early training is not spent undoing a wild offset.
+    output, output_mask = PartialConv2D(
+        3,
+        3,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+        bias_initializer=keras.initializers.Constant(0.5),
+        name="to_image",
+    )([features, feature_mask])
+    return keras.Model(
+        inputs=[image, mask], outputs=[output, output_mask], name=config.name
+    )

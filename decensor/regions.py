@@ -1,0 +1,137 @@
+"""Planning where the network looks: regions, context groups and tiles.
+
+Each connected marked region is filled from a window around it at the page's
+own resolution. Regions whose context windows touch are handled as one group.
+A group larger than one tile is covered by overlapping tiles whose outputs are
+blended with weights that fade towards the tile edges, so no seam shows.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class Box:
+    """Half-open pixel rectangle ``[top, bottom) x [left, right)``."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def height(self):
+        return self.bottom - self.top
+
+    @property
+    def width(self):
+        return self.right - self.left
+
+    @property
+    def slices(self):
+        return slice(self.top, self.bottom), slice(self.left, self.right)
+
+    def expanded(self, margin, shape):
+        """Grown by ``margin`` on every side, clipped to an image of ``shape``."""
+        return Box(
+            max(0, self.top - margin),
+            max(0, self.left - margin),
+            min(shape[0], self.bottom + margin),
+            min(shape[1], self.right + margin),
+        )
+
+    def overlaps(self, other):
+        return (
+            self.top < other.bottom
+            and other.top < self.bottom
+            and self.left < other.right
+            and other.left < self.right
+        )
+
+    def union(self, other):
+        return Box(
+            min(self.top, other.top),
+            min(self.left, other.left),
+            max(self.bottom, other.bottom),
+            max(self.right, other.right),
+        )
+
+    def clipped(self, shape):
+        return Box(max(0, self.top), max(0, self.left), min(shape[0], self.bottom), min(shape[1], self.right))
+
+
+@dataclass(frozen=True)
+class Group:
+    """Regions filled together: their labels and the context box around them."""
+
+    labels: tuple
+    box: Box
+
+
+def label_regions(hole):
+    """8-connected regions of a boolean mask: (label image, list of boxes by label-1)."""
+    labels, count = ndimage.label(hole, structure=_EIGHT_CONNECTED)
+    boxes = [
+        Box(rows.start, cols.start, rows.stop, cols.stop)
+        for rows, cols in ndimage.find_objects(labels)
+    ]
+    return labels, boxes
+
+
+def group_regions(boxes, margin, shape):
+    """Merge regions whose context windows (box + margin) overlap."""
+    groups = [Group((index + 1,), box.expanded(margin, shape)) for index, box in enumerate(boxes)]
+    merged = True
+    while merged:
+        merged = False
+        result = []
+        for group in groups:
+            for position, other in enumerate(result):
+                if group.box.overlaps(other.box):
+                    result[position] = Group(other.labels + group.labels, other.box.union(group.box))
+                    merged = True
+                    break
+            else:
+                result.append(group)
+        groups = result
+    return groups
+
+
+def tile_starts(start, stop, tile, length, min_overlap):
+    """1-D origins of tiles of size ``tile`` covering ``[start, stop)`` inside ``[0, length)``.
+
+    A span that fits is covered by one tile centred on it (moved inside the
+    image); a longer one by evenly spaced tiles overlapping by >= ``min_overlap``.
+    An image shorter than a tile gets one tile at 0 that runs past its end.
+    """
+    if length <= tile:
+        return [0]
+    span = stop - start
+    if span <= tile:
+        centred = start + span // 2 - tile // 2
+        return [min(max(centred, 0), length - tile)]
+    count = math.ceil((span - min_overlap) / (tile - min_overlap))
+    first = min(max(start, 0), length - tile)
+    last = min(max(stop - tile, 0), length - tile)
+    return sorted({int(round(v)) for v in np.linspace(first, last, count)})
+
+
+def plan_tiles(box, tile, shape, min_overlap):
+    """Square tiles (as Boxes, possibly running past the image) covering ``box``."""
+    rows = tile_starts(box.top, box.bottom, tile, shape[0], min_overlap)
+    cols = tile_starts(box.left, box.right, tile, shape[1], min_overlap)
+    return [Box(r, c, r + tile, c + tile) for r in rows for c in cols]
+
+
+def feather(tile, ramp):
+    """Blend weights for one tile: 1 in the middle, falling linearly to ~0 at the edges."""
+    ramp = max(1, int(ramp))
+    position = np.arange(tile, dtype=np.float32)
+    edge = np.minimum(position + 1, tile - position) / ramp
+    profile = np.clip(edge, 1.0 / ramp, 1.0)
+    return np.outer(profile, profile)

@@ -1,0 +1,1 @@
+"""Training the fill network: data, training masks, losses, the training loop, evaluation."""

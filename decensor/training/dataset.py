@@ -1,0 +1,97 @@
+"""Training and held-out batches: crops of real art and procedural manga, with painted holes.
+
+Procedural pages are drawn from seeds; held-out pages use seeds below
+``HELD_OUT_SEEDS`` and training pages seeds from ``TRAIN_SEED_BASE`` up, so the
+two never meet. Real images are split by the manifest (see ``sources``).
+"""
+
+import numpy as np
+from PIL import Image
+
+from .holes import hole_mask
+from .procedural import manga_page, to_manga_style
+
+HELD_OUT_SEEDS = 100_000
+TRAIN_SEED_BASE = 1_000_000
+
+
+class ImagePool:
+    """Decoded source images kept in memory and refreshed bit by bit."""
+
+    def __init__(self, real_paths, rng, procedural_share=0.45, size=400, page_size=(512, 512), seed_base=TRAIN_SEED_BASE):
+        self.real_paths = list(real_paths)
+        self.rng = rng
+        self.procedural_share = procedural_share if self.real_paths else 1.0
+        self.page_size = page_size
+        self.seed_base = seed_base
+        self.next_seed = seed_base + int(rng.integers(0, 10**6))
+        self.items = [self._new_item() for _ in range(size)]
+
+    def _new_item(self):
+        if self.rng.random() < self.procedural_share:
+            page = manga_page(self.page_size, seed=self.next_seed)
+            self.next_seed += 1
+            return np.repeat(page[..., None], 3, axis=-1)
+        path = self.real_paths[int(self.rng.integers(len(self.real_paths)))]
+        with Image.open(path) as image:
+            rgb = np.asarray(image.convert("RGB"))
+        if self.rng.random() < 0.4:
+            gray = to_manga_style(rgb, self.rng)
+            rgb = np.repeat(gray[..., None], 3, axis=-1)
+        return rgb
+
+    def refresh(self, count):
+        for _ in range(count):
+            self.items[int(self.rng.integers(len(self.items)))] = self._new_item()
+
+    def crop(self, size):
+        image = self.items[int(self.rng.integers(len(self.items)))]
+        return random_crop(image, size, self.rng)
+
+
+def random_crop(image, size, rng):
+    """A size x size crop, rescaled at random and flipped; small images are upscaled."""
+    height, width = image.shape[:2]
+    scale = rng.uniform(0.6, 1.0) if min(height, width) * 0.6 >= size else 1.0
+    if min(height, width) * scale < size:
+        scale = size / min(height, width)
+    if abs(scale - 1.0) > 1e-3:
+        resized = Image.fromarray(image).resize(
+            (max(size, round(width * scale)), max(size, round(height * scale))), Image.BILINEAR
+        )
+        image = np.asarray(resized)
+        height, width = image.shape[:2]
+    top = int(rng.integers(0, height - size + 1))
+    left = int(rng.integers(0, width - size + 1))
+    crop = image[top : top + size, left : left + size]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop)
+
+
+def make_batch(crops, rng, ratio=(0.02, 0.4), families=None):
+    """(inputs, targets) for Keras: inputs [masked image, mask], targets image+mask."""
+    images = np.stack(crops).astype(np.float32) / 255.0
+    size = images.shape[1:3]
+    holes = np.stack([
+        hole_mask(size, rng, None if families is None else families[i % len(families)], ratio)
+        for i in range(len(crops))
+    ])
+    known = (~holes)[..., None].astype(np.float32)
+    return [images * known, known], np.concatenate([images, known], axis=-1)
+
+
+def held_out_set(real_paths, count=48, size=256, seed=7):
+    """A fixed held-out batch: half procedural pages, half real held-out images."""
+    rng = np.random.default_rng(seed)
+    crops = []
+    for index in range(count):
+        if index % 2 == 0 or not real_paths:
+            page = manga_page((512, 512), seed=index)
+            crops.append(random_crop(np.repeat(page[..., None], 3, axis=-1), size, rng))
+        else:
+            with Image.open(real_paths[index % len(real_paths)]) as image:
+                rgb = np.asarray(image.convert("RGB"))
+            crops.append(random_crop(rgb, size, rng))
+    families = ["bars", "strokes", "blobs"]
+    return make_batch(crops, rng, (0.02, 0.28), families)

@@ -1,0 +1,182 @@
+"""Gathering real drawn images from Debian packages into a local cache.
+
+Nothing here is committed to the repository: the packages are downloaded with
+``apt-get download`` (the only network the project's machines have), unpacked
+with ``dpkg-deb``, and their images are normalised into
+``<cache>/images/<package>/*.png``. ``<cache>/manifest.json`` records, for
+every package, its version, licence lines from its copyright file and the
+images taken from it. A stable hash of each image's name puts about 5 % of
+them into the held-out split that training never sees.
+
+The ``wesnoth-*`` packages are reserved for independent evaluation and are
+refused here.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# package -> (kind of art, most images to take)
+PACKAGES = {
+    "openclipart-png": ("clip art", 2500),
+    "tuxpaint-stamps-default": ("drawn stamps", 1200),
+    "gcompris-qt-data": ("drawn educational art", 1200),
+    "kdegames-card-data-kf5": ("card art (SVG)", 400),
+    "freedroidrpg-data": ("painted game art", 1000),
+    "plasma-workspace-wallpapers": ("painted wallpapers", 200),
+    "gnome-backgrounds": ("rendered wallpapers", 200),
+}
+RESERVED_PREFIXES = ("wesnoth",)
+HELD_OUT_PERCENT = 5
+MIN_SIDE = 96
+MAX_SIDE = 1024
+_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".svg", ".svgz"}
+
+
+def default_cache():
+    return Path(os.environ.get("DECENSOR_CACHE", Path.home() / ".cache" / "decensor"))
+
+
+def is_held_out(key):
+    """Stable split: the same image is always on the same side."""
+    digest = hashlib.sha1(key.encode("utf-8")).digest()
+    return digest[0] * 100 // 256 < HELD_OUT_PERCENT
+
+
+def _licence_lines(tree, package):
+    copyright_file = tree / "usr" / "share" / "doc" / package / "copyright"
+    if not copyright_file.exists():
+        return []
+    text = copyright_file.read_text(errors="replace")
+    found = sorted(set(m.strip() for m in re.findall(r"^License:\s*(.+)$", text, re.M)))
+    return found or [text.strip().splitlines()[0][:200]] if text.strip() else found
+
+
+def _render(path):
+    """Open a raster image or render an SVG; returns RGBA or None."""
+    if path.suffix.lower() in {".svg", ".svgz"}:
+        import cairosvg
+
+        try:
+            data = cairosvg.svg2png(url=str(path), output_width=768)
+        except Exception:  # noqa: BLE001 - broken SVGs are common, skip them
+            return None
+        import io
+
+        return Image.open(io.BytesIO(data)).convert("RGBA")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGBA")
+    except Exception:  # noqa: BLE001 - skip anything Pillow cannot read
+        return None
+
+
+def normalise(image):
+    """Flatten on white, crop to content, bound the size; None if too small or empty."""
+    alpha = np.array(image.getchannel("A"))
+    if alpha.max() == 0:
+        return None
+    rows = np.flatnonzero(alpha.max(axis=1) > 0)
+    cols = np.flatnonzero(alpha.max(axis=0) > 0)
+    image = image.crop((cols[0], rows[0], cols[-1] + 1, rows[-1] + 1))
+    if min(image.size) < MIN_SIDE:
+        return None
+    white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    flat = Image.alpha_composite(white, image).convert("RGB")
+    scale = MAX_SIDE / max(flat.size)
+    if scale < 1:
+        flat = flat.resize(
+            (max(1, round(flat.width * scale)), max(1, round(flat.height * scale))),
+            Image.LANCZOS,
+        )
+    pixels = np.asarray(flat)
+    if pixels.std() < 4:  # a blank or single-colour file teaches nothing
+        return None
+    return flat
+
+
+def fetch_package(package, cache, limit, log=print):
+    """Download, unpack and normalise one package; returns its manifest entry."""
+    if package.startswith(RESERVED_PREFIXES):
+        raise ValueError(f"{package} is reserved for independent evaluation")
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    existing = list(debs.glob(f"{package}_*.deb"))
+    if not existing:
+        subprocess.run(["apt-get", "download", package], cwd=debs, check=True, capture_output=True)
+        existing = list(debs.glob(f"{package}_*.deb"))
+    deb = existing[0]
+    version = deb.stem.split("_")[1] if "_" in deb.stem else "?"
+    out_dir = cache / "images" / package
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
+        licences = _licence_lines(tree, package)
+        candidates = sorted(p for p in tree.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file())
+        # Spread the picks over the whole package, not just its first folder.
+        rng = np.random.default_rng(0)
+        rng.shuffle(candidates)
+        taken = []
+        for path in candidates:
+            if len(taken) >= limit:
+                break
+            relative = str(path.relative_to(tree))
+            name = hashlib.sha1(relative.encode()).hexdigest()[:16] + ".png"
+            target = out_dir / name
+            if not target.exists():
+                image = _render(path)
+                if image is None:
+                    continue
+                flat = normalise(image)
+                if flat is None:
+                    continue
+                flat.save(target)
+            taken.append({"file": f"{package}/{name}", "source": relative,
+                          "held_out": is_held_out(f"{package}/{relative}")})
+    log(f"{package} {version}: {len(taken)} images ({', '.join(licences) or 'licence: see package'})")
+    return {"package": package, "version": version, "kind": PACKAGES.get(package, ("", 0))[0],
+            "licences": licences, "images": taken}
+
+
+def fetch(cache=None, packages=None, log=print):
+    """Fetch every package (or the named ones) and write the manifest."""
+    cache = Path(cache) if cache else default_cache()
+    cache.mkdir(parents=True, exist_ok=True)
+    manifest_path = cache / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    for package in packages or PACKAGES:
+        limit = PACKAGES.get(package, ("", 1000))[1]
+        try:
+            manifest[package] = fetch_package(package, cache, limit, log)
+        except (subprocess.CalledProcessError, OSError) as error:
+            log(f"{package}: skipped ({error})")
+            continue
+        manifest_path.write_text(json.dumps(manifest, indent=1))
+    shutil.rmtree(cache / "debs", ignore_errors=True) if os.environ.get("DECENSOR_DROP_DEBS") else None
+    return manifest
+
+
+def image_lists(cache=None):
+    """(training paths, held-out paths) from the manifest."""
+    cache = Path(cache) if cache else default_cache()
+    manifest_path = cache / "manifest.json"
+    if not manifest_path.exists():
+        return [], []
+    manifest = json.loads(manifest_path.read_text())
+    train, held = [], []
+    for entry in manifest.values():
+        for item in entry["images"]:
+            path = cache / "images" / item["file"]
+            if path.exists():
+                (held if item["held_out"] else train).append(path)
+    return train, held

@@ -1,0 +1,207 @@
+"""The training loop: resumable, checkpointing, shipping whatever measures better.
+
+Runs ``model.fit`` on endless random batches. Every epoch it saves a
+checkpoint (weights and optimiser state) to the cache folder, scores the fixed
+held-out set, and when the hole PSNR beats the shipped model's recorded score
+it writes the weights to ``models/`` with an updated model card. Start again
+and it resumes from the cache checkpoint, or from the shipped model when the
+cache is gone.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import modelfile
+from ..evaluation import blurred_hole_psnr, hole_l1, hole_psnr
+from ..network import NetworkConfig, build_network
+from . import sources
+from .dataset import ImagePool, held_out_set, make_batch
+from .losses import WEIGHTS, inpainting_loss, loss_terms
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def score(model, held_inputs, held_targets, batch_size=8):
+    """Held-out metrics of a model on the fixed set (composited like the tool does)."""
+    images, known = held_inputs
+    truth = held_targets[..., :3]
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        predicted, _ = model([images[start : start + batch_size], known[start : start + batch_size]], training=False)
+        outputs.append(np.asarray(predicted))
+    predicted = np.clip(np.concatenate(outputs), 0, 1)
+    composite = known * truth + (1 - known) * predicted
+    holes = known[..., 0] < 0.5
+    rows = [
+        (hole_psnr(c, t, h), blurred_hole_psnr(c, t, h), hole_l1(c, t, h))
+        for c, t, h in zip(composite, truth, holes)
+    ]
+    values = np.array(rows)
+    return {
+        "hole_psnr": float(values[:, 0].mean()),
+        "blurred_hole_psnr": float(values[:, 1].mean()),
+        "hole_l1": float(values[:, 2].mean()),
+    }
+
+
+class _Batches:
+    """Endless batches for ``model.fit``; a PyDataset built lazily to keep Keras optional here."""
+
+    def __new__(cls, pool, crop, batch_size, steps, rng):
+        keras = _keras()
+
+        class Batches(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__(workers=1, use_multiprocessing=False)
+
+            def __len__(self):
+                return steps
+
+            def __getitem__(self, index):
+                if index % 8 == 0:
+                    pool.refresh(2)
+                crops = [pool.crop(crop) for _ in range(batch_size)]
+                inputs, targets = make_batch(crops, rng)
+                return tuple(inputs), targets
+
+        return Batches()
+
+
+def _save_checkpoint(model, optimizer, state, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = {v.path: np.asarray(v.numpy()) for v in model.weights}
+    np.savez(folder / "weights.tmp.npz", **weights)
+    (folder / "weights.tmp.npz").replace(folder / "weights.npz")
+    opt = {f"{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+    np.savez(folder / "optimizer.tmp.npz", **opt)
+    (folder / "optimizer.tmp.npz").replace(folder / "optimizer.npz")
+    (folder / "state.json").write_text(json.dumps(state, indent=1))
+
+
+def _load_checkpoint(model, optimizer, folder, log):
+    state_file = folder / "state.json"
+    if not state_file.exists():
+        return None
+    state = json.loads(state_file.read_text())
+    with np.load(folder / "weights.npz") as archive:
+        modelfile.assign_weights(model, {k: archive[k] for k in archive.files}, "checkpoint")
+    try:
+        with np.load(folder / "optimizer.npz") as archive:
+            values = [archive[str(i)] for i in range(len(archive.files))]
+        optimizer.build(model.trainable_variables)
+        if len(values) == len(optimizer.variables):
+            for variable, value in zip(optimizer.variables, values):
+                variable.assign(value)
+        else:
+            log("optimizer state does not fit; starting it fresh")
+    except (OSError, KeyError) as error:
+        log(f"optimizer state unreadable ({error}); starting it fresh")
+    return state
+
+
+def train(
+    cache=None,
+    models_dir=None,
+    model_name="bar",
+    crop=192,
+    batch_size=8,
+    steps_per_epoch=150,
+    epochs=1000,
+    learning_rate=2e-4,
+    hours=None,
+    log=print,
+):
+    keras = _keras()
+    cache = Path(cache) if cache else sources.default_cache()
+    models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
+    checkpoint_dir = cache / "checkpoints" / model_name
+    train_paths, held_paths = sources.image_lists(cache)
+    log(f"data: {len(train_paths)} training and {len(held_paths)} held-out real images + procedural pages")
+    rng = np.random.default_rng(int(time.time()))
+
+    config = NetworkConfig()
+    shipped_score = None
+    try:
+        shipped_config, arrays, card = modelfile.load_arrays(model_name, models_dir)
+        config = shipped_config
+        shipped_score = card.get("metrics", {}).get("held_out", {}).get("hole_psnr")
+    except modelfile.ModelFileError:
+        arrays, card = None, {}
+    model = build_network(config)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=1.0)
+    state = _load_checkpoint(model, optimizer, checkpoint_dir, log)
+    if state is None:
+        state = {"steps": 0, "epochs": 0, "history": [], "best": None}
+        if arrays is not None:
+            modelfile.assign_weights(model, arrays, "shipped model")
+            state["steps"] = card.get("training", {}).get("steps", 0)
+            log(f"resuming from the shipped model ({state['steps']} steps)")
+        else:
+            log("starting from random weights")
+    else:
+        log(f"resuming from checkpoint at {state['steps']} steps")
+
+    image_input, mask_input = model.inputs
+    prediction, _ = model.outputs
+    trainer = keras.Model([image_input, mask_input], prediction)
+    trainer.compile(optimizer=optimizer, loss=inpainting_loss, jit_compile=False)
+
+    held_inputs, held_targets = held_out_set(held_paths)
+    pool = ImagePool(train_paths, rng)
+    batches = _Batches(pool, crop, batch_size, steps_per_epoch, rng)
+    started = time.time()
+    best = [state.get("best") or shipped_score]
+
+    def end_of_epoch(epoch, logs):
+        state["steps"] += steps_per_epoch
+        state["epochs"] += 1
+        loss = float(logs["loss"])
+        metrics = score(model, held_inputs, held_targets)
+        record = {"steps": state["steps"], "loss": loss, "time": time.time(), **metrics}
+        state["history"].append(record)
+        log(f"step {state['steps']}: loss {loss:.4f}, held-out hole PSNR {metrics['hole_psnr']:.2f} dB, "
+            f"blurred {metrics['blurred_hole_psnr']:.2f} dB, L1 {metrics['hole_l1']:.4f}")
+        if best[0] is None or metrics["hole_psnr"] > best[0]:
+            best[0] = state["best"] = metrics["hole_psnr"]
+            held_out_terms = loss_terms(held_targets[:8], trainer([held_inputs[0][:8], held_inputs[1][:8]], training=False))
+            modelfile.save_weights(model, config, model_name, models_dir, {
+                "training": {
+                    "steps": state["steps"], "crop": crop, "batch_size": batch_size,
+                    "optimizer": f"Adam lr={learning_rate} clipnorm=1",
+                    "loss_weights": WEIGHTS, "last_loss": loss,
+                    "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
+                    "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
+                },
+                "metrics": {"held_out": metrics},
+            })
+            log(f"shipped to {models_dir} (held-out hole PSNR {best[0]:.2f} dB)")
+        _save_checkpoint(model, optimizer, state, checkpoint_dir)
+        _sample_sheet(model, held_inputs, held_targets, checkpoint_dir / "samples.png")
+        if hours is not None and time.time() - started > hours * 3600:
+            trainer.stop_training = True
+
+    trainer.fit(
+        batches, epochs=epochs, verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=end_of_epoch)],
+    )
+    return state
+
+
+def _sample_sheet(model, held_inputs, held_targets, path, count=6):
+    from PIL import Image
+
+    images, known = held_inputs[0][:count], held_inputs[1][:count]
+    predicted, _ = model([images, known], training=False)
+    predicted = np.clip(np.asarray(predicted), 0, 1)
+    truth = held_targets[:count, ..., :3]
+    composite = known * truth + (1 - known) * predicted
+    shown = images + (1 - known) * np.array([0, 1, 0], np.float32)
+    rows = [np.concatenate([s, c, t], axis=1) for s, c, t in zip(shown, composite, truth)]
+    Image.fromarray(np.round(np.concatenate(rows, axis=0) * 255).astype(np.uint8)).save(path)

@@ -1,0 +1,199 @@
+"""End to end through the command line, with a tiny random-weight model."""
+
+import io
+import json
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from helpers import drawing, paint_green
+from PIL import Image
+
+from decensor import masks
+from decensor.cli import main
+
+BOX = (20, 30, 50, 90)
+
+
+@pytest.fixture()
+def pages(tmp_path):
+    """A folder with a green-marked PNG, JPEG, grayscale-looking and RGBA page."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(paint_green(drawing(seed=1), BOX)).save(folder / "colour.png")
+    Image.fromarray(paint_green(drawing(seed=2), BOX)).save(folder / "photo.jpg", quality=85)
+    gray = np.repeat(np.asarray(Image.fromarray(drawing(seed=3)).convert("L"))[..., None], 3, -1)
+    Image.fromarray(paint_green(gray, BOX)).save(folder / "manga page.png")
+    rgba = np.dstack([paint_green(drawing(seed=4), BOX), np.full((96, 128), 255, np.uint8)])
+    rgba[:10, :10, 3] = 0
+    rgba[60:, :, 3] = 128
+    Image.fromarray(rgba, "RGBA").save(folder / "ページ.png")
+    return folder
+
+
+def run(args, models):
+    runner = CliRunner()
+    return runner.invoke(main, ["bar", *map(str, args), "--models", str(models), "-q"], catch_exceptions=False)
+
+
+def test_fills_every_page_keeps_untouched_pixels_alpha_and_leaves_no_green(pages, tmp_path, tiny_models_dir):
+    out = tmp_path / "out"
+    result = run([pages, "-o", out], tiny_models_dir)
+    assert result.exit_code == 0, result.output
+    for name in ("colour.png", "photo.jpg", "manga page.png", "ページ.png"):
+        assert (out / name).exists(), name
+    for name in ("colour.png", "manga page.png", "ページ.png"):
+        before = np.asarray(Image.open(pages / name))
+        after = np.asarray(Image.open(out / name))
+        hole = masks.detect_paint(before[..., :3])
+        np.testing.assert_array_equal(after[~hole], before[~hole])
+        assert not masks.detect_paint(after[..., :3], min_region=1).any()
+    rgba_before = np.asarray(Image.open(pages / "ページ.png"))
+    rgba_after = np.asarray(Image.open(out / "ページ.png"))
+    np.testing.assert_array_equal(rgba_after[..., 3], rgba_before[..., 3])
+    jpeg = np.asarray(Image.open(out / "photo.jpg").convert("RGB"))
+    assert (masks._key_leaning(jpeg, masks.GREEN) < 0.25).all()
+    assert Image.open(out / "photo.jpg").format == "JPEG"
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(pages, tmp_path, tiny_models_dir):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "colour.png").write_bytes(b"keep me")
+    result = run([pages / "colour.png", "-o", out], tiny_models_dir)
+    assert result.exit_code == 0
+    assert (out / "colour.png").read_bytes() == b"keep me"
+    result = run([pages / "colour.png", "-o", out, "--overwrite"], tiny_models_dir)
+    assert result.exit_code == 0
+    assert Image.open(out / "colour.png").size == (128, 96)
+
+
+def test_bad_file_fails_alone_and_exit_code_is_one(pages, tmp_path, tiny_models_dir):
+    (pages / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(main, ["bar", str(pages), "-o", str(out), "--models", str(tiny_models_dir)])
+    assert result.exit_code == 1
+    assert "broken.png" in result.output
+    assert not (out / "broken.png").exists()
+    assert (out / "colour.png").exists()
+    assert "4 written" in result.output and "1 failed" in result.output
+    assert not list(out.glob(".*partial"))
+
+
+def test_page_without_marks_is_reported_not_written(tmp_path, tiny_models_dir):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(drawing()).save(folder / "clean.png")
+    runner = CliRunner()
+    result = runner.invoke(main, ["bar", str(folder), "-o", str(tmp_path / "out"), "--models", str(tiny_models_dir)])
+    assert result.exit_code == 1
+    assert "no marked region" in result.output
+    assert not (tmp_path / "out" / "clean.png").exists()
+    result = run([folder, "-o", tmp_path / "out", "--copy-unmarked"], tiny_models_dir)
+    assert result.exit_code == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "clean.png")), drawing())
+
+
+def test_masks_folder_replaces_paint(tmp_path, tiny_models_dir):
+    folder, mask_dir = tmp_path / "in", tmp_path / "masks"
+    folder.mkdir(), mask_dir.mkdir()
+    page = np.asarray(Image.fromarray(drawing()).convert("L"))
+    Image.fromarray(page).save(folder / "p1.png")
+    mask = np.zeros(page.shape, np.uint8)
+    mask[30:60, 40:80] = 255
+    Image.fromarray(mask).save(mask_dir / "p1.bmp")
+    result = run([folder, "-o", tmp_path / "out", "--masks", mask_dir], tiny_models_dir)
+    assert result.exit_code == 0
+    after = Image.open(tmp_path / "out" / "p1.png")
+    assert after.mode == "L"
+    np.testing.assert_array_equal(np.asarray(after)[mask == 0], page[mask == 0])
+
+
+def test_mask_of_wrong_size_is_a_per_file_error(tmp_path, tiny_models_dir):
+    folder, mask_dir = tmp_path / "in", tmp_path / "masks"
+    folder.mkdir(), mask_dir.mkdir()
+    Image.fromarray(drawing()).save(folder / "p1.png")
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(mask_dir / "p1.png")
+    runner = CliRunner()
+    result = runner.invoke(main, ["bar", str(folder), "-o", str(tmp_path / "out"), "--masks", str(mask_dir),
+                                  "--models", str(tiny_models_dir)])
+    assert result.exit_code == 1 and "p1.png" in result.output and "10x10" in result.output
+
+
+def test_usage_errors_exit_two(tmp_path, tiny_models_dir):
+    runner = CliRunner()
+    assert runner.invoke(main, ["bar", str(tmp_path / "missing")]).exit_code == 2
+    assert runner.invoke(main, ["bar", "--tolerance", "999"]).exit_code == 2
+    assert runner.invoke(main, ["bar", "--color", "bogus"]).exit_code == 2
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(paint_green(drawing(), BOX)).save(folder / "a.png")
+    inside = runner.invoke(main, ["bar", str(folder), "-o", str(folder / "out"), "--models", str(tiny_models_dir)])
+    assert inside.exit_code == 2 and "inside" in inside.output
+
+
+def test_missing_or_damaged_model_gives_clear_message(tmp_path, pages, tiny_models_dir):
+    empty = tmp_path / "nomodels"
+    empty.mkdir()
+    runner = CliRunner()
+    result = runner.invoke(main, ["bar", str(pages), "-o", str(tmp_path / "o"), "--models", str(empty)])
+    assert result.exit_code == 2 and "missing" in result.output and "models" in result.output
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for name in ("bar.json", "bar.npz"):
+        (damaged / name).write_bytes((tiny_models_dir / name).read_bytes())
+    with open(damaged / "bar.npz", "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00\x01\x02")
+    result = runner.invoke(main, ["bar", str(pages), "-o", str(tmp_path / "o"), "--models", str(damaged)])
+    assert result.exit_code == 2 and "sha256" in result.output
+
+
+def test_recursive_keeps_structure_and_same_input_twice_is_processed_once(tmp_path, tiny_models_dir):
+    folder = tmp_path / "in"
+    (folder / "ch1").mkdir(parents=True)
+    Image.fromarray(paint_green(drawing(), BOX)).save(folder / "ch1" / "p.png")
+    report = tmp_path / "report.json"
+    result = run([folder, folder / "ch1" / "p.png", "-o", tmp_path / "out", "-r", "--report", report], tiny_models_dir)
+    assert result.exit_code == 0
+    assert (tmp_path / "out" / "ch1" / "p.png").exists()
+    records = json.loads(report.read_text())
+    assert len(records) == 1 and records[0]["status"] == "written" and records[0]["regions"] == 1
+
+
+def test_help_is_fast_and_documents_options():
+    started = time.perf_counter()
+    result = CliRunner().invoke(main, ["bar", "--help"])
+    assert result.exit_code == 0
+    for option in ("--output", "--recursive", "--masks", "--color", "--tolerance", "--overwrite", "--quiet", "Examples"):
+        assert option in result.output
+    import sys
+
+    assert "tensorflow" not in sys.modules or time.perf_counter() - started < 5
+
+
+def test_python_api_fills_pil_and_numpy(tiny_models_dir):
+    from decensor import Decensor
+
+    engine = Decensor(models_dir=tiny_models_dir, tile=64, margin=16)
+    page = paint_green(drawing(), BOX)
+    filled = engine.fill(Image.fromarray(page))
+    assert isinstance(filled, Image.Image) and filled.mode == "RGB"
+    gray = np.asarray(Image.fromarray(drawing()).convert("L"))
+    hole = np.zeros(gray.shape, bool)
+    hole[BOX[0]:BOX[2], BOX[1]:BOX[3]] = True
+    result = engine.fill(gray, mask=hole)
+    assert result.shape == gray.shape and result.dtype == np.uint8
+    np.testing.assert_array_equal(result[~hole], gray[~hole])
+
+
+def test_grey_page_saved_as_rgb_gets_a_grey_fill(tmp_path, tiny_models_dir):
+    from decensor import Decensor
+
+    engine = Decensor(models_dir=tiny_models_dir, tile=64, margin=16)
+    gray = np.repeat(np.asarray(Image.fromarray(drawing()).convert("L"))[..., None], 3, -1)
+    filled = engine.fill(paint_green(gray, BOX))
+    assert filled.shape == gray.shape
+    assert np.all(filled[..., 0] == filled[..., 1]) and np.all(filled[..., 1] == filled[..., 2])

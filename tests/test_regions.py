@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from decensor.regions import Box, feather, group_regions, label_regions, plan_tiles, tile_starts
+
+
+@pytest.mark.parametrize("start,stop,length", [(0, 10, 1000), (100, 900, 1000), (990, 1000, 1000), (0, 1000, 1000), (5, 20, 30)])
+def test_tiles_cover_the_span_and_stay_inside(start, stop, length):
+    tile = 64
+    starts = tile_starts(start, stop, tile, length, 16)
+    covered = np.zeros(length, bool)
+    for s in starts:
+        covered[s : s + tile] = True
+        if length >= tile:
+            assert 0 <= s <= length - tile
+    assert covered[start:stop].all()
+
+
+def test_overlapping_tiles_overlap_enough():
+    starts = tile_starts(0, 1000, 128, 1000, 32)
+    assert all(b - a <= 128 - 32 for a, b in zip(starts, starts[1:]))
+
+
+def test_groups_merge_regions_whose_context_touches():
+    hole = np.zeros((200, 200), bool)
+    hole[10:20, 10:20] = True
+    hole[10:20, 40:50] = True   # 20 px away: same group with margin 16
+    hole[150:160, 150:160] = True
+    _, boxes = label_regions(hole)
+    groups = group_regions(boxes, 16, hole.shape)
+    assert sorted(len(g.labels) for g in groups) == [1, 2]
+
+
+def test_plan_tiles_for_image_smaller_than_tile():
+    tiles = plan_tiles(Box(0, 0, 30, 40), 64, (30, 40), 16)
+    assert tiles == [Box(0, 0, 64, 64)]
+
+
+def test_feather_is_positive_and_peaks_inside():
+    weights = feather(32, 8)
+    assert weights.min() > 0 and weights.max() == 1.0
+    assert weights[16, 16] > weights[0, 0]
