@@ -74,7 +74,7 @@ def collect_jobs(inputs, output_dir, recursive=False, allow_output_inside_input=
             candidates = sorted(
                 p for p in given.glob(pattern)
                 if p.suffix.lower() in images.IMAGE_SUFFIXES and not p.name.startswith(".")
-                and (p.is_file())
+                and (p.is_file() or p.is_symlink())
             )
             if recursive and _is_inside(resolved_output, folder):
                 candidates = [p for p in candidates if not _is_inside(p.resolve(), resolved_output)]
@@ -124,6 +124,18 @@ def write_atomically(picture, target, image_format):
         raise
 
 
+def remove_stale_partials(folders):
+    """Delete temporary files a killed earlier run left behind (ours only: .NAME.*.partial)."""
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for leftover in folder.glob(".*.partial"):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
+
 def one_line(error):
     text = str(error) or error.__class__.__name__
     return " ".join(text.split())
@@ -139,6 +151,7 @@ def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
 
     from .engine import NoMarkedRegion
 
+    remove_stale_partials({job.output.parent for job in jobs})
     outcomes = []
     bar = tqdm(jobs, unit="page", disable=not progress, leave=False, dynamic_ncols=True)
     for job in bar:
@@ -148,7 +161,10 @@ def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
             continue
         try:
             picture, image_format, regions = process(job)
-            write_atomically(picture, job.output, image_format)
+            try:
+                write_atomically(picture, job.output, image_format)
+            except OSError as error:
+                raise OSError(f"cannot write {job.output} ({error.strerror or error})") from None
             outcome = Outcome(job.display, "written", str(job.output), regions)
         except NoMarkedRegion as error:
             outcome = Outcome(job.display, "unmarked", error=one_line(error))

@@ -58,11 +58,13 @@ Exit status: 0 all pages done, 1 some pages failed or had no marked region,
 @click.option("--report", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a JSON record per input (status, output, regions, seconds, error).")
 @click.option("--allow-output-inside-input", is_flag=True, help="Permit an output folder inside an input folder.")
+@click.option("--max-pixels", type=click.IntRange(1, None), default=300_000_000, show_default=True,
+              help="Refuse pages with more pixels than this, before decoding them.")
 @click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder holding bar.npz and bar.json (default: the shipped models/).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; errors are still printed.")
 def bar(inputs, output_dir, recursive, masks_dir, color, tolerance, min_region, overwrite,
-        copy_unmarked, report, allow_output_inside_input, models_dir, quiet):
+        copy_unmarked, report, allow_output_inside_input, max_pixels, models_dir, quiet):
     """Fill regions painted in a solid colour (pure green by default).
 
     INPUTS are image files or folders (default: decensor_input/). Every pixel
@@ -85,5 +87,70 @@ def bar(inputs, output_dir, recursive, masks_dir, color, tolerance, min_region, 
         models_dir=models_dir,
         quiet=quiet,
         started=started,
+        max_pixels=max_pixels,
     )
     sys.exit(code)
+
+
+@main.group()
+def data():
+    """Training data: gather drawn images from Debian packages into a local cache."""
+
+
+@data.command("fetch")
+@click.option("--cache", type=click.Path(path_type=Path, file_okay=False),
+              help="Cache folder (default: $DECENSOR_CACHE or ~/.cache/decensor).")
+@click.option("--package", "packages", multiple=True,
+              help="Fetch only this Debian package (repeatable). Default: every listed source.")
+def data_fetch(cache, packages):
+    """Download the listed Debian packages and extract their images.
+
+    Records package, version and licence of every image in <cache>/manifest.json
+    and puts ~5 % of them in a held-out split. wesnoth-* packages are refused:
+    they are reserved for independent evaluation.
+
+    \b
+    Example:
+      decensor data fetch --package openclipart-png
+    """
+    from .training.sources import RESERVED_PREFIXES, fetch
+
+    for package in packages:
+        if package.startswith(RESERVED_PREFIXES):
+            raise click.BadParameter(f"{package} is reserved for independent evaluation", param_hint="--package")
+    fetch(cache, list(packages) or None, log=click.echo)
+
+
+@main.command()
+@click.option("--cache", type=click.Path(path_type=Path, file_okay=False),
+              help="Data and checkpoint cache (default: $DECENSOR_CACHE or ~/.cache/decensor).")
+@click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where better models are shipped (default: the repository's models/).")
+@click.option("--crop", type=click.IntRange(64, 1024), default=128, show_default=True,
+              help="Training crop size (a multiple of 64).")
+@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--steps-per-epoch", type=click.IntRange(1, None), default=100, show_default=True,
+              help="Steps between held-out scoring and checkpoints.")
+@click.option("--epochs", type=click.IntRange(1, None), default=100000, show_default=True)
+@click.option("--hours", type=float, help="Stop after this many hours.")
+@click.option("--learning-rate", type=float, default=2e-4, show_default=True)
+@click.option("--restart", is_flag=True, help="Ignore the shipped model and checkpoints; start from random weights.")
+def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, learning_rate, restart):
+    """Train the bar model; resumes from the last checkpoint or the shipped model.
+
+    Every epoch: checkpoint to <cache>/checkpoints/bar, score the held-out set,
+    and write the weights to models/ when they beat the shipped model's score.
+    Runs on TensorFlow (CPU) by default; KERAS_BACKEND=jax or torch trains the
+    same model code on a GPU machine.
+
+    \b
+    Example:
+      decensor data fetch && nohup decensor train --hours 2 > train.log &
+    """
+    if crop % 64:
+        raise click.BadParameter("must be a multiple of 64", param_hint="--crop")
+    from .training.train import train as run_training
+
+    run_training(cache=cache, models_dir=models_dir, crop=crop, batch_size=batch_size,
+                 steps_per_epoch=steps_per_epoch, epochs=epochs, learning_rate=learning_rate,
+                 hours=hours, restart=restart, log=lambda m: click.echo(m, err=False))

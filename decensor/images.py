@@ -7,6 +7,7 @@ EXIF, JPEG quantisation tables. The network and the mask detector look at an
 only into hole pixels, so every other pixel keeps its exact stored value.
 """
 
+import os
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -45,6 +46,9 @@ class Picture:
     palette_mode: str = "RGB"
     info: dict = field(default_factory=dict)
     save_options: dict = field(default_factory=dict)
+    # EXIF orientation (1 = as stored). Pixels stay as stored and the tag is
+    # written back, so the output shows the same way round as the input.
+    orientation: int = 1
 
     @property
     def size(self):
@@ -115,9 +119,14 @@ def picture_from_pil(image):
     pixels = np.array(image)
     if mode == "1":
         pixels = pixels.astype(bool)
+    try:
+        orientation = int(image.getexif().get(0x0112, 1))
+    except (ValueError, TypeError, OSError):
+        orientation = 1
     return Picture(
         pixels=pixels,
         mode=mode,
+        orientation=orientation,
         format=image.format,
         palette=palette,
         palette_mode=palette_mode,
@@ -126,20 +135,45 @@ def picture_from_pil(image):
     )
 
 
-def open_picture(path):
+# Pages larger than this are refused before any pixel is decoded (a
+# "decompression bomb" can claim billions of pixels in a few bytes). 300 Mpx
+# is ~17000 x 17000, far beyond any scanned page.
+MAX_PIXELS = 300_000_000
+
+
+def open_picture(path, max_pixels=MAX_PIXELS):
     """Decode a page. Raises ImageFormatError with the reason when it cannot."""
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    Image.MAX_IMAGE_PIXELS = None  # our own limit below, checked from the header
     try:
         with Image.open(path) as image:
-            if getattr(image, "_decensor_webp_lossless", None) is None and image.format == "WEBP":
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageFormatError(
+                    f"refused: {width}x{height} is {width * height / 1e6:.0f} Mpx, over the "
+                    f"{max_pixels / 1e6:.0f} Mpx limit (--max-pixels)"
+                )
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1 and image.format in {"GIF", "PNG", "WEBP"}:
+                raise ImageFormatError(
+                    f"animated image with {frames} frames is not supported: extract the frames "
+                    "and fill them one by one (nothing was written)"
+                )
+            if image.format == "WEBP":
                 image._decensor_webp_lossless = _webp_is_lossless(path)
             image.load()
             picture = picture_from_pil(image)
-    except Image.DecompressionBombError as error:
-        raise ImageFormatError(f"refused, too many pixels ({error})") from None
-    except (Image.UnidentifiedImageError, SyntaxError) as error:
-        raise ImageFormatError(f"not a readable image ({error})") from None
-    except OSError as error:
+    except ImageFormatError:
+        raise
+    except (Image.UnidentifiedImageError, SyntaxError):
+        if isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise ImageFormatError("empty file (0 bytes)") from None
+        raise ImageFormatError("not a readable image (unknown format or damaged header)") from None
+    except (PermissionError, IsADirectoryError) as error:
+        raise ImageFormatError(f"cannot be read ({error.strerror or error})") from None
+    except FileNotFoundError:
+        raise ImageFormatError("does not exist (any more)") from None
+    except (OSError, ValueError, EOFError) as error:
         raise ImageFormatError(f"damaged or truncated image ({error})") from None
     return picture
 

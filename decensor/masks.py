@@ -6,7 +6,8 @@ Rule for paint (documented in the README):
    (default pure green, tolerance 60 out of 255, which covers JPEG noise).
 2. *Specks*: core components smaller than ``min_region`` pixels (default 16,
    i.e. smaller than a 4x4 square) are not marks - a stray pure-green pixel in
-   the art stays as it is.
+   the art stays as it is - unless they touch a mark's hole, when they are
+   taken whole.
 3. *Fringe*: pixels within ``fringe`` pixels (default 3) of a kept core whose
    colour still leans towards the mark colour (an anti-aliased or chroma-
    subsampled blend of at least ~10 % mark colour) join the hole, so no tinted
@@ -89,8 +90,8 @@ def detect_paint(
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise ValueError("detect_paint wants an (H, W, 3) RGB array")
     key = np.asarray(color, dtype=np.int16)
-    core = np.abs(rgb.astype(np.int16) - key).max(axis=-1) <= tolerance
-    core = remove_specks(core, min_region)
+    painted = np.abs(rgb.astype(np.int16) - key).max(axis=-1) <= tolerance
+    core = remove_specks(painted, min_region)
     hole = core.copy()
     if not core.any() or (fringe <= 0 and grow <= 0):
         return hole
@@ -111,7 +112,22 @@ def detect_paint(
         if grow > 0:
             local = ndimage.binary_dilation(local, structure=_EIGHT_CONNECTED, iterations=grow)
         hole[window] |= local
-    return hole
+    return _absorb_touching_specks(hole, painted & ~core, grow)
+
+
+def _absorb_touching_specks(hole, specks, grow):
+    """A speck that touches a hole is part of that mark: take it whole, or a bit of paint would remain."""
+    if not specks.any():
+        return hole
+    labels, _ = ndimage.label(specks, structure=_EIGHT_CONNECTED)
+    touching = np.unique(labels[hole & specks])
+    touching = touching[touching > 0]
+    if len(touching) == 0:
+        return hole
+    extra = np.isin(labels, touching) & ~hole
+    if grow > 0 and extra.any():
+        extra = ndimage.binary_dilation(extra, structure=_EIGHT_CONNECTED, iterations=grow)
+    return hole | extra
 
 
 def mask_from_array(array, size=None, source="mask"):
@@ -136,8 +152,18 @@ def mask_from_array(array, size=None, source="mask"):
     return array.astype(np.float64) >= top / 2
 
 
-def load_mask_file(path, size):
-    """Read a black/white mask image for a page of ``size`` (width, height)."""
+# How to turn a mask drawn on the *displayed* page back into stored
+# orientation, by EXIF orientation tag (the inverse of Pillow's exif_transpose).
+_UNDO_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+                     6: "ROTATE_90", 7: "TRANSVERSE", 8: "ROTATE_270"}
+
+
+def load_mask_file(path, size, orientation=1):
+    """Read a black/white mask image for a page of stored ``size`` (width, height).
+
+    For an EXIF-rotated page the mask may be drawn on the page as viewers show
+    it; such a mask is turned back to the stored orientation.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -145,6 +171,10 @@ def load_mask_file(path, size):
             image.load()
             if image.mode in {"P", "PA", "CMYK", "YCbCr", "LAB", "HSV"}:
                 image = image.convert("L")
+            if image.size != tuple(size) and orientation in _UNDO_ORIENTATION:
+                turned = image.transpose(getattr(Image.Transpose, _UNDO_ORIENTATION[orientation]))
+                if turned.size == tuple(size):
+                    image = turned
             array = np.array(image)
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise MaskError(f"mask {path} is not a readable image ({error})") from None

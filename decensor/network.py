@@ -5,14 +5,18 @@ hole shrinks until the deepest level sees valid context everywhere. Decoder:
 nearest-neighbour upsampling of features *and* masks, concatenated with the
 encoder's skip features and their masks, then a partial convolution. The last
 layer also sees the input image, so known pixels next to the hole steer the
-finest detail. The model returns the prediction and the mask of pixels the
-network could actually reach; the caller only trusts pixels inside that mask.
+finest detail. With ``base_fill`` the network predicts a correction to a
+push-pull interpolation of the known pixels (see :mod:`decensor.basefill`),
+so colour and shading that reach in from the rim come for free. The model
+returns the prediction and the mask of pixels the network could actually
+reach; the caller only trusts pixels inside that mask.
 """
 
 from dataclasses import asdict, dataclass, field
 
 import keras
 
+from .basefill import PushPullFill
 from .pconv import MaskedConcatenate, PartialConv2D
 
 
@@ -26,6 +30,8 @@ class NetworkConfig:
     kernels: tuple = (3, 5, 5, 3, 3, 3, 3)
     # Extra (non-downsampling) partial convolutions at each of the deepest levels.
     extra_deep_convs: int = 1
+    # Predict a correction to a push-pull interpolation of the known pixels.
+    base_fill: bool = True
     name: str = field(default="pconv_unet")
 
     @property
@@ -45,6 +51,7 @@ class NetworkConfig:
             widths=tuple(data["widths"]),
             kernels=tuple(data["kernels"]),
             extra_deep_convs=int(data.get("extra_deep_convs", 0)),
+            base_fill=bool(data.get("base_fill", False)),
             name=data.get("name", "pconv_unet"),
         )
 
@@ -91,14 +98,17 @@ def build_network(config=NetworkConfig()):
     features, feature_mask = MaskedConcatenate(name="join_image")(
         [(features, feature_mask), (image, mask)]
     )
-    # Start near mid-grey so early training is not spent undoing a wild offset.
+    # Start near the base fill (or mid-grey without one), not at a wild offset.
     output, output_mask = PartialConv2D(
         3,
         3,
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
-        bias_initializer=keras.initializers.Constant(0.5),
+        bias_initializer=keras.initializers.Constant(0.0 if config.base_fill else 0.5),
         name="to_image",
     )([features, feature_mask])
+    if config.base_fill:
+        base = PushPullFill(levels=len(config.widths) - 1, name="base_fill")([image, mask])
+        output = keras.layers.Add(name="refined")([base, output])
     return keras.Model(
         inputs=[image, mask], outputs=[output, output_mask], name=config.name
     )

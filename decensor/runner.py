@@ -21,8 +21,10 @@ def find_mask_file(masks_dir, source):
 class BarProcessor:
     """Turns one job into a filled picture; the model is loaded on first use."""
 
-    def __init__(self, paint, masks_dir=None, models_dir=None, copy_unmarked=False):
+    def __init__(self, paint, masks_dir=None, models_dir=None, copy_unmarked=False,
+                 max_pixels=images.MAX_PIXELS):
         self.paint = paint
+        self.max_pixels = max_pixels
         self.masks_dir = masks_dir
         self.models_dir = models_dir
         self.copy_unmarked = copy_unmarked
@@ -41,13 +43,13 @@ class BarProcessor:
             mask_file = find_mask_file(self.masks_dir, job.source)
             if mask_file is None:
                 raise masks.MaskError(f"no mask named {job.source.stem}.* in {self.masks_dir}")
-            return masks.load_mask_file(mask_file, picture.size)
+            return masks.load_mask_file(mask_file, picture.size, picture.orientation)
         return self.paint.detect(images.rgb_view(picture))
 
     def __call__(self, job):
         from .regions import label_regions
 
-        picture = images.open_picture(job.source)
+        picture = images.open_picture(job.source, self.max_pixels)
         image_format = images.format_for(job.output, picture.format)
         hole = self.hole_for(job, picture)
         if not hole.any():
@@ -60,7 +62,7 @@ class BarProcessor:
 
 def run_bar(inputs, output_dir, recursive=False, masks_dir=None, paint=None, overwrite=False,
             copy_unmarked=False, report=None, allow_output_inside_input=False, models_dir=None,
-            quiet=False, started=None, echo=None):
+            quiet=False, started=None, echo=None, max_pixels=images.MAX_PIXELS):
     """Run the bar command; returns the exit code."""
     echo = echo or (lambda message: print(message, file=sys.stderr))
     started = started or time.perf_counter()
@@ -82,7 +84,7 @@ def run_bar(inputs, output_dir, recursive=False, masks_dir=None, paint=None, ove
         except ModelFileError as error:
             echo(f"error: {error}")
             return EXIT_USAGE
-    processor = BarProcessor(PaintSettings(**(paint or {})), masks_dir, models_dir, copy_unmarked)
+    processor = BarProcessor(PaintSettings(**(paint or {})), masks_dir, models_dir, copy_unmarked, max_pixels)
     outcomes = early_failures + run_jobs(jobs, processor, overwrite, progress=not quiet, echo=echo)
     line, code = summarise(outcomes, "bar", output_dir, time.perf_counter() - started)
     if report:

@@ -112,3 +112,21 @@ def test_saved_and_reloaded_model_gives_identical_output(tmp_path):
     mask[:, 4:9, 4:12] = 0
     np.testing.assert_array_equal(np.asarray(model([x, mask])[0]), np.asarray(reloaded([x, mask])[0]))
     assert loaded_card["sha256"] == card["sha256"]
+
+
+def test_push_pull_base_fill_keeps_known_pixels_and_ignores_the_hole():
+    from decensor.basefill import PushPullFill
+
+    layer = PushPullFill(levels=3)
+    rows = np.linspace(0, 1, 32, dtype="float32")
+    image = np.broadcast_to(rows[None, :, None, None], (1, 32, 32, 3)).copy()
+    mask = np.ones((1, 32, 32, 1), "float32")
+    mask[:, 8:24, 4:28] = 0
+    noisy = image.copy()
+    noisy[:, 8:24, 4:28] = 7.0
+    filled = np.asarray(layer([noisy, mask]))
+    known = mask[..., 0] > 0
+    np.testing.assert_array_equal(filled[known], image[known])
+    np.testing.assert_array_equal(filled, np.asarray(layer([image, mask])))
+    # A vertical ramp is continued smoothly into the hole (within a few grey levels).
+    assert np.abs(filled - image)[0, 8:24, 4:28].mean() < 0.05

@@ -116,6 +116,7 @@ def train(
     epochs=1000,
     learning_rate=2e-4,
     hours=None,
+    restart=False,
     log=print,
 ):
     keras = _keras()
@@ -127,16 +128,17 @@ def train(
     rng = np.random.default_rng(int(time.time()))
 
     config = NetworkConfig()
-    shipped_score = None
+    arrays, card, shipped_score = None, {}, None
     try:
-        shipped_config, arrays, card = modelfile.load_arrays(model_name, models_dir)
-        config = shipped_config
-        shipped_score = card.get("metrics", {}).get("held_out", {}).get("hole_psnr")
+        shipped_config, shipped_arrays, shipped_card = modelfile.load_arrays(model_name, models_dir)
+        shipped_score = shipped_card.get("metrics", {}).get("held_out", {}).get("hole_psnr")
+        if not restart:
+            config, arrays, card = shipped_config, shipped_arrays, shipped_card
     except modelfile.ModelFileError:
-        arrays, card = None, {}
+        pass
     model = build_network(config)
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=1.0)
-    state = _load_checkpoint(model, optimizer, checkpoint_dir, log)
+    state = None if restart else _load_checkpoint(model, optimizer, checkpoint_dir, log)
     if state is None:
         state = {"steps": 0, "epochs": 0, "history": [], "best": None}
         if arrays is not None:
