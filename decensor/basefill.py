@@ -38,8 +38,12 @@ class PushPullFill(keras.layers.Layer):
         for level in range(self.levels, -1, -1):
             weight = weights[level]
             average = sums[level] / ops.maximum(weight, 1e-6)
-            known = ops.cast(weight > 1e-6, image.dtype)
-            fill = known * average + (1.0 - known) * fill
+            # Trust a cell in proportion to how much of it was known (fully from
+            # a quarter on): partial cells blend into the coarser guess instead
+            # of switching abruptly, which would leave blocky squares. At full
+            # resolution the weight is 0 or 1, so known pixels stay exact.
+            trust = ops.minimum(weight * 4.0, 1.0)
+            fill = trust * average + (1.0 - trust) * fill
             if level > 0:
                 fill = _upsample_bilinear(fill)
         return fill

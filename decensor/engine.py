@@ -98,8 +98,11 @@ class Decensor:
             return masks.mask_from_array(mask, picture.size)
         return self.paint.detect(images.rgb_view(picture))
 
-    def fill_picture(self, picture, hole):
-        """Fill a decoded page; the result keeps its mode, alpha and metadata."""
+    def fill_picture(self, picture, hole, copy=True):
+        """Fill a decoded page; the result keeps its mode, alpha and metadata.
+
+        ``copy=False`` lets the fill overwrite ``picture`` (the batch runner's own page).
+        """
         if not hole.any():
             raise NoMarkedRegion("no marked region found")
         rgb = images.rgb_view(picture)
@@ -108,7 +111,7 @@ class Decensor:
             # A grey page saved as RGB: keep the fill grey too, no colour cast.
             gray = np.round(images.luma(filled[hole])).astype(np.uint8)
             filled[hole] = gray[:, None]
-        return images.with_fill(picture, filled, hole)
+        return images.with_fill(picture, filled, hole, copy=copy)
 
     def fill(self, image, mask=None):
         """Fill a PIL image or numpy array; returns the same kind of object.

@@ -271,9 +271,13 @@ def native_values(picture, rgb):
     raise ImageFormatError(f"cannot write pixels in mode {mode}")
 
 
-def with_fill(picture, rgb_filled, hole):
-    """A copy of the page whose hole pixels take the filled colour; nothing else changes."""
-    pixels = picture.pixels.copy()
+def with_fill(picture, rgb_filled, hole, copy=True):
+    """The page with its hole pixels in the filled colour; nothing else changes.
+
+    ``copy=False`` writes into ``picture``'s own pixels (saves a full copy of a
+    large page when the caller has no further use for the original).
+    """
+    pixels = picture.pixels.copy() if copy else picture.pixels
     values = native_values(picture, rgb_filled[hole])
     if picture.mode in {"LA", "PA"}:
         pixels[..., 0][hole] = values

@@ -87,7 +87,7 @@ def inpaint(
                 if job_index == index:
                     jobs_area = tile_box if jobs_area is None else jobs_area.union(tile_box)
             area = jobs_area.clipped(remaining.shape)
-            own = np.isin(labels[area.slices], group.labels)
+            own = np.isin(labels.within(area), group.labels)
             areas.append(
                 (area, own, np.zeros(own.shape + (3,), np.float32), np.zeros(own.shape, np.float32))
             )

@@ -66,6 +66,18 @@ def _key_leaning(rgb, color):
     return np.clip(lean, 0.0, 1.0)
 
 
+def _within_tolerance(rgb, color, tolerance):
+    """Per-channel closeness through 256-entry lookup tables: no wide temporary arrays,
+    so a 140-megapixel page costs a few boolean planes, not gigabytes."""
+    levels = np.arange(256)
+    result = None
+    for channel, value in enumerate(color):
+        table = np.abs(levels - int(value)) <= tolerance
+        close = table[rgb[..., channel]]
+        result = close if result is None else (result & close)
+    return result
+
+
 def remove_specks(mask, min_region):
     """Drop 8-connected components smaller than ``min_region`` pixels."""
     if min_region <= 1 or not mask.any():
@@ -89,8 +101,7 @@ def detect_paint(
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise ValueError("detect_paint wants an (H, W, 3) RGB array")
-    key = np.asarray(color, dtype=np.int16)
-    painted = np.abs(rgb.astype(np.int16) - key).max(axis=-1) <= tolerance
+    painted = _within_tolerance(rgb, color, tolerance)
     core = remove_specks(painted, min_region)
     hole = core.copy()
     if not core.any() or (fringe <= 0 and grow <= 0):

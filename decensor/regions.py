@@ -73,14 +73,53 @@ class Group:
     box: Box
 
 
+class LabelMap:
+    """Region labels of a mask, stored only over the mask's bounding box.
+
+    A few marks on a 140-megapixel page then cost a label image the size of
+    the marked area's bounding box, not of the page.
+    """
+
+    def __init__(self, hole):
+        rows = np.flatnonzero(hole.any(axis=1))
+        cols = np.flatnonzero(hole.any(axis=0))
+        if len(rows) == 0:
+            self.origin = Box(0, 0, 0, 0)
+            self.labels = np.zeros((0, 0), np.int32)
+            self.boxes = []
+            return
+        self.origin = Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+        self.labels, _ = ndimage.label(hole[self.origin.slices], structure=_EIGHT_CONNECTED)
+        top, left = self.origin.top, self.origin.left
+        self.boxes = [
+            Box(r.start + top, c.start + left, r.stop + top, c.stop + left)
+            for r, c in ndimage.find_objects(self.labels)
+        ]
+
+    def within(self, box):
+        """Labels over ``box`` (image coordinates); 0 outside the marked area."""
+        out = np.zeros((box.height, box.width), np.int32)
+        common = Box(
+            max(box.top, self.origin.top),
+            max(box.left, self.origin.left),
+            min(box.bottom, self.origin.bottom),
+            min(box.right, self.origin.right),
+        )
+        if common.height > 0 and common.width > 0:
+            out[
+                common.top - box.top : common.bottom - box.top,
+                common.left - box.left : common.right - box.left,
+            ] = self.labels[
+                common.top - self.origin.top : common.bottom - self.origin.top,
+                common.left - self.origin.left : common.right - self.origin.left,
+            ]
+        return out
+
+
 def label_regions(hole):
-    """8-connected regions of a boolean mask: (label image, list of boxes by label-1)."""
-    labels, count = ndimage.label(hole, structure=_EIGHT_CONNECTED)
-    boxes = [
-        Box(rows.start, cols.start, rows.stop, cols.stop)
-        for rows, cols in ndimage.find_objects(labels)
-    ]
-    return labels, boxes
+    """8-connected regions of a boolean mask: (LabelMap, list of boxes by label-1)."""
+    labels = LabelMap(hole)
+    return labels, labels.boxes
 
 
 def group_regions(boxes, margin, shape):

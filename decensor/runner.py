@@ -57,7 +57,7 @@ class BarProcessor:
                 return picture, image_format, 0
             raise NoMarkedRegion("no marked region found")
         _, boxes = label_regions(hole)
-        return self.engine.fill_picture(picture, hole), image_format, len(boxes)
+        return self.engine.fill_picture(picture, hole, copy=False), image_format, len(boxes)
 
 
 def run_bar(inputs, output_dir, recursive=False, masks_dir=None, paint=None, overwrite=False,

@@ -40,3 +40,18 @@ def test_feather_is_positive_and_peaks_inside():
     weights = feather(32, 8)
     assert weights.min() > 0 and weights.max() == 1.0
     assert weights[16, 16] > weights[0, 0]
+
+
+def test_label_map_stores_only_the_marked_area_and_reads_any_box():
+    from decensor.regions import LabelMap
+
+    hole = np.zeros((500, 600), bool)
+    hole[100:110, 200:230] = True
+    hole[300:320, 250:260] = True
+    labels = LabelMap(hole)
+    assert labels.labels.shape == (220, 60)
+    assert labels.boxes == [Box(100, 200, 110, 230), Box(300, 250, 320, 260)]
+    window = labels.within(Box(95, 190, 115, 240))
+    assert window.shape == (20, 50)
+    assert (window > 0).sum() == 10 * 30
+    assert not labels.within(Box(0, 0, 50, 50)).any()

@@ -97,8 +97,10 @@ def _load_checkpoint(model, optimizer, folder, log):
             values = [archive[str(i)] for i in range(len(archive.files))]
         optimizer.build(model.trainable_variables)
         if len(values) == len(optimizer.variables):
+            wanted_rate = float(np.asarray(optimizer.learning_rate))
             for variable, value in zip(optimizer.variables, values):
                 variable.assign(value)
+            optimizer.learning_rate.assign(wanted_rate)  # the caller's rate wins over the saved one
         else:
             log("optimizer state does not fit; starting it fresh")
     except (OSError, KeyError) as error:
