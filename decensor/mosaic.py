@@ -1,0 +1,304 @@
+"""Mosaic regions: finding them, their block size and grid, and what they still tell.
+
+A mosaic hides detail but keeps each block's average colour. The functions
+here find the grid (block size and offset) from the pixels themselves, find
+mosaic regions on a page without any paint (``--auto``), and compute the
+block means that the restoration must keep. All numpy in, numpy out.
+
+Detection rule (``find_mosaic``): candidate grids come from windows across
+the page; on each, neighbouring blocks that are both flat inside (standard
+deviation below ``flat_std``, tolerant of JPEG noise) with a clear step right
+on the grid line between them (>= ``min_step`` grey levels and >=
+``min_contrast`` times the steps inside the blocks) are evidence. A region
+needs ``min_blocks`` evidence blocks and two blocks' extent each way. Flat
+colour has flat blocks but no steps, screentone has no flat blocks, a smooth
+gradient steps inside blocks as much as across lines, and JPEG's own 8x8
+blocking steps only faintly.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+MIN_BLOCK = 4
+MAX_BLOCK = 48
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Mosaic grid: square blocks of ``size`` px, lines at ``offset + k * size``."""
+
+    size: int
+    offset_y: int
+    offset_x: int
+
+
+def _as_float_gray(rgb):
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 3:
+        return rgb.astype(np.float32).mean(axis=-1)
+    return rgb.astype(np.float32)
+
+
+NOISE_STEP = 4.0
+
+
+def _step_profile(gray, region, axis):
+    """Mean step between neighbours across ``axis``, per line position, inside ``region``.
+
+    Steps below NOISE_STEP grey levels (JPEG ringing inside a block) count as none.
+    """
+    steps = np.abs(np.diff(gray, axis=axis))
+    inside_steps = steps[region[:, 1:] & region[:, :-1]] if axis == 1 else steps[region[1:, :] & region[:-1, :]]
+    # Noise floor: JPEG ringing is a fraction of the real steps around it.
+    strong = inside_steps[inside_steps >= NOISE_STEP]
+    floor = max(NOISE_STEP, 0.25 * float(np.percentile(strong, 90))) if len(strong) else NOISE_STEP
+    steps = np.where(steps >= floor, steps, 0.0)
+    inside = region[:, 1:] & region[:, :-1] if axis == 1 else region[1:, :] & region[:-1, :]
+    total = (steps * inside).sum(axis=1 - axis)
+    count = inside.sum(axis=1 - axis)
+    return total, count
+
+
+def _best_offsets(total, count, sizes):
+    """For each size: {size: (score, offset)} of the offset whose lines carry the most step.
+
+    The score is the step on grid lines minus the step everywhere else: a
+    mosaic's steps all fall on its lines, so the true size keeps all of it;
+    a multiple of the size misses some lines and is charged for them.
+    """
+    profile = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    energy = profile.sum()
+    results = {}
+    for size in sizes:
+        if size * 2 > len(profile) + 1:
+            continue
+        # Step between p and p+1 lies on a line when (p + 1 - offset) % size == 0.
+        per_phase = np.array([profile[phase::size].sum() for phase in range(size)])
+        phase = int(per_phase.argmax())
+        on = per_phase[phase]
+        lines = len(profile[phase::size])
+        on_mean = on / max(lines, 1)
+        off_mean = (energy - on) / max(len(profile) - lines, 1)
+        results[size] = (on - (energy - on), (phase + 1) % size, on_mean, off_mean)
+    return results
+
+
+def estimate_grid(image, region=None, sizes=range(MIN_BLOCK, MAX_BLOCK + 1)):
+    """The mosaic grid inside ``region`` (default: the whole image), or None if there is none.
+
+    Steps between neighbouring pixels inside a mosaic fall only on grid lines.
+    The size whose lines carry (nearly) all the step wins; of sizes that tie
+    (a half or a third of the block also has a line at every block edge) the
+    largest is taken.
+    """
+    gray = _as_float_gray(image)
+    region = np.ones(gray.shape, bool) if region is None else np.asarray(region, bool)
+    columns = _best_offsets(*_step_profile(gray, region, axis=1), sizes)
+    rows = _best_offsets(*_step_profile(gray, region, axis=0), sizes)
+    scores = {
+        size: columns[size][0] + rows[size][0]
+        for size in columns
+        if size in rows
+        # The lines must stand out from the rest on both axes.
+        and columns[size][2] > 3 * columns[size][3] and rows[size][2] > 3 * rows[size][3]
+    }
+    if not scores:
+        return None
+    best = max(scores.values())
+    size = max(size for size, score in scores.items() if score >= best - 0.1 * abs(best))
+    size = _coarsest_explaining(gray, region, size, columns, rows, sizes)
+    return Grid(size, rows[size][1], columns[size][1])
+
+
+def _coarsest_explaining(gray, region, size, columns, rows, sizes):
+    """Move from ``size`` to a multiple whose lines carry the step while the
+    in-between lines of ``size`` stay quiet (JPEG noise can make a half-size
+    grid look as good as the true one)."""
+    profiles = [
+        np.where(count > 0, total / np.maximum(count, 1), 0.0)
+        for total, count in (_step_profile(gray, region, axis=1), _step_profile(gray, region, axis=0))
+    ]
+    offsets = [columns, rows]
+    chosen = size
+    for multiple in range(size * 2, max(sizes) + 1, size):
+        if multiple not in columns or multiple not in rows:
+            break
+        ok = True
+        for profile, by_size in zip(profiles, offsets):
+            phase = (by_size[multiple][1] - 1) % multiple
+            if (phase - (by_size[size][1] - 1)) % size:
+                ok = False  # the multiple's lines are not on the finer grid
+                break
+            coarse = profile[phase::multiple]
+            fine_lines = np.zeros(len(profile), bool)
+            fine_lines[(by_size[size][1] - 1) % size :: size] = True
+            fine_lines[phase::multiple] = False
+            between = profile[fine_lines]
+            if len(coarse) == 0 or len(between) == 0 or between.mean() > 0.35 * coarse.mean():
+                ok = False
+                break
+        if ok:
+            chosen = multiple
+    return chosen
+
+
+def _block_view(array, grid):
+    """Crop ``array`` to whole grid blocks and view it as (rows, cols, size, size, ...)."""
+    size = grid.size
+    top, left = grid.offset_y % size, grid.offset_x % size
+    height = (array.shape[0] - top) // size
+    width = (array.shape[1] - left) // size
+    cropped = array[top : top + height * size, left : left + width * size]
+    shape = (height, size, width, size) + array.shape[2:]
+    blocks = cropped.reshape(shape).swapaxes(1, 2)
+    return blocks, (top, left, height, width)
+
+
+def block_means(image, grid):
+    """Mean colour of every whole grid block: (rows, cols, channels) float32, and the crop origin."""
+    pixels = np.asarray(image, np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    blocks, (top, left, height, width) = _block_view(pixels, grid)
+    return blocks.mean(axis=(2, 3)), (top, left)
+
+
+def mosaic_blocks(image, grid, flat_std=6.0):
+    """Boolean (rows, cols): which grid blocks are flat inside (in grey, where JPEG is least noisy)."""
+    blocks, _ = _block_view(_as_float_gray(image), grid)
+    return blocks.std(axis=(2, 3)) <= flat_std
+
+
+def _steps_between_blocks(means):
+    """Largest channel step between horizontally and vertically neighbouring block means."""
+    horizontal = np.abs(np.diff(means, axis=1)).max(axis=-1)
+    vertical = np.abs(np.diff(means, axis=0)).max(axis=-1)
+    return horizontal, vertical
+
+
+def find_mosaic(
+    image,
+    flat_std=6.0,
+    min_blocks=6,
+    min_step=4.0,
+    min_contrast=4.0,
+    window=96,
+):
+    """Find mosaic regions on a page with no marks.
+
+    The grid is estimated in overlapping windows (a page may carry several
+    mosaics of different block sizes, and the page's own lines would drown a
+    whole-page estimate); every grid that some window votes for is then
+    checked over the whole page. Returns ``(mask, regions)``: a boolean pixel
+    mask and a list of ``(grid, block_count)`` per accepted region.
+    """
+    pixels = np.asarray(image)
+    gray = _as_float_gray(pixels)
+    height, width = gray.shape
+    votes = {}
+    stride = window // 2
+    for top in range(0, max(height - window, 0) + 1, stride):
+        for left in range(0, max(width - window, 0) + 1, stride):
+            patch = gray[top : top + window, left : left + window]
+            if patch.std() < 1.0:
+                continue  # flat paper: nothing to see
+            grid = estimate_grid(patch, sizes=range(MIN_BLOCK, min(MAX_BLOCK, window // 2) + 1))
+            if grid is None:
+                continue
+            grid = Grid(grid.size, (grid.offset_y + top) % grid.size, (grid.offset_x + left) % grid.size)
+            votes[grid] = votes.get(grid, 0) + 1
+    found = np.zeros(gray.shape, bool)
+    regions = []
+    # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
+    for grid in sorted(votes, key=lambda g: (-g.size, -votes[g])):
+        for mask, count in _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_contrast):
+            if (mask & found).sum() > 0.5 * mask.sum():
+                continue  # already found on a finer or coarser version of this grid
+            found |= mask
+            regions.append((grid, count))
+    return found, regions
+
+
+def _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_contrast):
+    """Mosaic regions on one grid, as [(pixel mask, block count)].
+
+    Evidence is a pair of neighbouring blocks, both flat inside, with a real
+    step right at the grid line between them: at least ``min_step`` grey
+    levels, and ``min_contrast`` times the pixel steps inside the blocks (a
+    smooth gradient steps as much inside a block as across a line). Regions
+    are the evidence blocks, closed over small gaps (a mosaic over plain paper
+    has flat blocks without steps) and filled.
+    """
+    size = grid.size
+    flat = mosaic_blocks(pixels, grid, flat_std)
+    blocks, (top, left, rows, cols) = _block_view(gray, grid)
+    if rows < 2 or cols < 2:
+        return []
+    inner = _inner_steps(gray, grid)
+    across_h = np.abs(blocks[:, 1:, :, 0] - blocks[:, :-1, :, -1]).mean(axis=-1)
+    across_v = np.abs(blocks[1:, :, 0, :] - blocks[:-1, :, -1, :]).mean(axis=-1)
+    ok_h = (flat[:, 1:] & flat[:, :-1] & (across_h >= min_step)
+            & (across_h >= min_contrast * (np.maximum(inner[:, 1:], inner[:, :-1]) + 0.25)))
+    ok_v = (flat[1:, :] & flat[:-1, :] & (across_v >= min_step)
+            & (across_v >= min_contrast * (np.maximum(inner[1:, :], inner[:-1, :]) + 0.25)))
+    evidence = np.zeros((rows, cols), bool)
+    evidence[:, 1:] |= ok_h
+    evidence[:, :-1] |= ok_h
+    evidence[1:, :] |= ok_v
+    evidence[:-1, :] |= ok_v
+    # Bridge gaps of up to two blocks (plain paper under the mosaic), then take
+    # each group's bounding rectangle of flat blocks: mosaics are laid as
+    # rectangles or painted shapes, and their plain-paper blocks show no steps.
+    closed = ndimage.binary_closing(evidence, structure=np.ones((5, 5), bool), border_value=0) | evidence
+    labels, count = ndimage.label(closed, structure=np.ones((3, 3), bool))
+    accepted = []
+    for label, found in enumerate(ndimage.find_objects(labels), start=1):
+        inside = labels == label
+        strength = int((inside & evidence).sum())
+        height = found[0].stop - found[0].start
+        width = found[1].stop - found[1].start
+        if strength < min_blocks or height < 2 or width < 2:
+            continue
+        # A mosaic steps both ways; an edge of the art that happens to lie on
+        # a grid line steps one way only.
+        across = int((ok_h & inside[:, 1:] & inside[:, :-1]).sum())
+        down = int((ok_v & inside[1:, :] & inside[:-1, :]).sum())
+        if min(across, down) < 3 or min(across, down) < 0.25 * max(across, down):
+            continue
+        member = np.zeros((rows, cols), bool)
+        member[found] = (flat | evidence)[found]
+        mask = np.zeros(pixels.shape[:2], bool)
+        mask[top : top + rows * size, left : left + cols * size] = np.kron(member, np.ones((size, size), bool))
+        accepted.append((mask, int(member.sum())))
+    return accepted
+
+
+def _inner_steps(gray, grid):
+    """Mean absolute neighbour step inside each block (grid lines excluded)."""
+    blocks, _ = _block_view(gray, grid)
+    horizontal = np.abs(np.diff(blocks, axis=3)).mean(axis=(2, 3))
+    vertical = np.abs(np.diff(blocks, axis=2)).mean(axis=(2, 3))
+    return (horizontal + vertical) / 2
+
+
+def pixelate(image, grid, region):
+    """Apply a mosaic of ``grid`` to ``region`` (whole blocks touching it): for tests and training data."""
+    pixels = np.asarray(image).copy()
+    means, (top, left) = block_means(pixels, grid)
+    size = grid.size
+    rows, cols = means.shape[:2]
+    block_region = np.zeros((rows, cols), bool)
+    region_cropped = region[top : top + rows * size, left : left + cols * size]
+    block_region |= region_cropped.reshape(rows, size, cols, size).any(axis=(1, 3))
+    upsampled = np.repeat(np.repeat(means, size, axis=0), size, axis=1)
+    expanded = np.kron(block_region, np.ones((size, size), bool))
+    target = pixels[top : top + rows * size, left : left + cols * size]
+    values = np.round(upsampled).astype(pixels.dtype)
+    if pixels.ndim == 2:
+        values = values[..., 0]
+    target[expanded] = values[expanded]
+    mask = np.zeros(pixels.shape[:2], bool)
+    mask[top : top + rows * size, left : left + cols * size] = expanded
+    return pixels, mask
