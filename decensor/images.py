@@ -96,6 +96,22 @@ def _save_options_for(image):
     return options
 
 
+def _png_bit_depth(path_or_file):
+    """Bit depth from a PNG's IHDR (Pillow hides that it drops 16-bit colour to 8)."""
+    try:
+        if hasattr(path_or_file, "read"):
+            position = path_or_file.tell()
+            path_or_file.seek(0)
+            head = path_or_file.read(26)
+            path_or_file.seek(position)
+        else:
+            with open(path_or_file, "rb") as handle:
+                head = handle.read(26)
+    except (OSError, ValueError):
+        return None
+    return head[24] if len(head) >= 26 and head[12:16] == b"IHDR" else None
+
+
 def _webp_is_lossless(path_or_file):
     try:
         with open(path_or_file, "rb") as handle:
@@ -158,6 +174,11 @@ def open_picture(path, max_pixels=MAX_PIXELS):
                 raise ImageFormatError(
                     f"animated image with {frames} frames is not supported: extract the frames "
                     "and fill them one by one (nothing was written)"
+                )
+            if image.format == "PNG" and image.mode in {"RGB", "RGBA"} and _png_bit_depth(path) == 16:
+                raise ImageFormatError(
+                    "16-bit colour PNG: it would be decoded at 8 bits and lose precision; "
+                    "convert it to 8 bits per channel first (16-bit grayscale is supported)"
                 )
             if image.format == "WEBP":
                 image._decensor_webp_lossless = _webp_is_lossless(path)

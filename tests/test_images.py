@@ -128,3 +128,20 @@ def test_looks_grayscale():
     colour = gray.copy()
     colour[:4, :, 0] = 255
     assert not images.looks_grayscale(colour, known)
+
+
+def test_sixteen_bit_colour_png_is_refused_not_truncated(tmp_path):
+    import struct
+    import zlib
+
+    height, width = 4, 5
+    raw = b"".join(b"\x00" + np.arange(width * 3, dtype=">u2").tobytes() for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path = tmp_path / "deep.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    with pytest.raises(images.ImageFormatError, match="16-bit colour PNG"):
+        images.open_picture(path)
