@@ -142,7 +142,7 @@ def one_line(error):
 
 
 def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
-    """Run ``process(job) -> (picture, image_format, regions)`` for every job.
+    """Run ``process(job) -> (picture, image_format, regions, notes)`` for every job.
 
     ``process`` raises to fail a file; ``NoMarkedRegion`` marks it unmarked.
     Returns the list of outcomes in job order.
@@ -160,12 +160,12 @@ def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
             outcomes.append(Outcome(job.display, "skipped", str(job.output), notes=["output exists"]))
             continue
         try:
-            picture, image_format, regions = process(job)
+            picture, image_format, regions, notes = process(job)
             try:
                 write_atomically(picture, job.output, image_format)
             except OSError as error:
                 raise OSError(f"cannot write {job.output} ({error.strerror or error})") from None
-            outcome = Outcome(job.display, "written", str(job.output), regions)
+            outcome = Outcome(job.display, "written", str(job.output), regions, notes=list(notes))
         except NoMarkedRegion as error:
             outcome = Outcome(job.display, "unmarked", error=one_line(error))
             bar.write(f"warning: {job.display}: {one_line(error)} (not written)") if progress else echo(

@@ -28,6 +28,53 @@ def main():
     """Restore the parts of drawn images hidden under bars or mosaics."""
 
 
+def _batch_options(command):
+    """Options every page command shares (output, paint, safety, report)."""
+    options = [
+        click.argument("inputs", nargs=-1, type=click.Path(path_type=Path)),
+        click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=DEFAULT_OUTPUT,
+                     show_default=True, help="Folder for the results (same names and formats as the inputs)."),
+        click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders and keep their structure."),
+        click.option("--color", default="#00ff00", show_default=True, callback=_color,
+                     help="Colour of the paint that marks regions: #rrggbb or r,g,b."),
+        click.option("--tolerance", type=click.IntRange(0, 255), default=60, show_default=True,
+                     help="Largest per-channel difference from the colour that still counts as paint "
+                          "(raise it for heavily compressed JPEGs)."),
+        click.option("--min-region", type=click.IntRange(1, None), default=16, show_default=True,
+                     help="Painted specks smaller than this many pixels are left alone."),
+        click.option("--overwrite", is_flag=True, help="Replace outputs that already exist (default: skip them)."),
+        click.option("--copy-unmarked", is_flag=True,
+                     help="Write pages with nothing to restore unchanged instead of reporting them."),
+        click.option("--report", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Write a JSON record per input (status, output, regions, seconds, error)."),
+        click.option("--allow-output-inside-input", is_flag=True,
+                     help="Permit an output folder inside an input folder."),
+        click.option("--max-pixels", type=click.IntRange(1, None), default=300_000_000, show_default=True,
+                     help="Refuse pages with more pixels than this, before decoding them."),
+        click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False),
+                     help="Folder holding bar.npz and bar.json (default: the shipped models/)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; errors are still printed."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _common(kwargs):
+    """Split the shared options into what the runners take."""
+    return dict(
+        inputs=list(kwargs.pop("inputs")) or [Path(DEFAULT_INPUT)],
+        paint=dict(color=kwargs.pop("color"), tolerance=kwargs.pop("tolerance"),
+                   min_region=kwargs.pop("min_region")),
+        started=time.perf_counter(),
+        **kwargs,
+    )
+
+
+_EXIT_STATUS = """Exit status: 0 all pages done, 1 some pages failed or had nothing to restore,
+2 the command could not start (bad option, missing input or model, output inside input)."""
+
+
 @main.command(
     epilog="""\b
 Examples:
@@ -37,34 +84,12 @@ Examples:
   decensor bar pages/ --masks masks/            white in masks/<stem>.png = fill
   decensor bar pages/ --color "#ff00ff"         paint in magenta instead of green
 
-Exit status: 0 all pages done, 1 some pages failed or had no marked region,
-2 the command could not start (bad option, missing input, output inside input)."""
+""" + _EXIT_STATUS
 )
-@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=DEFAULT_OUTPUT,
-              show_default=True, help="Folder for the filled pages (same names and formats as the inputs).")
-@click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders and keep their structure.")
+@_batch_options
 @click.option("--masks", "masks_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Folder of black/white mask images matched by file stem (white = fill) instead of paint.")
-@click.option("--color", default="#00ff00", show_default=True, callback=_color,
-              help="Colour of the paint that marks regions: #rrggbb or r,g,b.")
-@click.option("--tolerance", type=click.IntRange(0, 255), default=60, show_default=True,
-              help="Largest per-channel difference from the colour that still counts as paint "
-                   "(raise it for heavily compressed JPEGs).")
-@click.option("--min-region", type=click.IntRange(1, None), default=16, show_default=True,
-              help="Painted specks smaller than this many pixels are left alone.")
-@click.option("--overwrite", is_flag=True, help="Replace outputs that already exist (default: skip them).")
-@click.option("--copy-unmarked", is_flag=True, help="Write pages without a marked region unchanged instead of reporting them.")
-@click.option("--report", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a JSON record per input (status, output, regions, seconds, error).")
-@click.option("--allow-output-inside-input", is_flag=True, help="Permit an output folder inside an input folder.")
-@click.option("--max-pixels", type=click.IntRange(1, None), default=300_000_000, show_default=True,
-              help="Refuse pages with more pixels than this, before decoding them.")
-@click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Folder holding bar.npz and bar.json (default: the shipped models/).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; errors are still printed.")
-def bar(inputs, output_dir, recursive, masks_dir, color, tolerance, min_region, overwrite,
-        copy_unmarked, report, allow_output_inside_input, max_pixels, models_dir, quiet):
+def bar(**kwargs):
     """Fill regions painted in a solid colour (pure green by default).
 
     INPUTS are image files or folders (default: decensor_input/). Every pixel
@@ -73,23 +98,39 @@ def bar(inputs, output_dir, recursive, masks_dir, color, tolerance, min_region, 
     """
     from .runner import run_bar
 
-    started = time.perf_counter()
-    code = run_bar(
-        inputs=list(inputs) or [Path(DEFAULT_INPUT)],
-        output_dir=output_dir,
-        recursive=recursive,
-        masks_dir=masks_dir,
-        paint=dict(color=color, tolerance=tolerance, min_region=min_region),
-        overwrite=overwrite,
-        copy_unmarked=copy_unmarked,
-        report=report,
-        allow_output_inside_input=allow_output_inside_input,
-        models_dir=models_dir,
-        quiet=quiet,
-        started=started,
-        max_pixels=max_pixels,
-    )
-    sys.exit(code)
+    sys.exit(run_bar(**_common(kwargs)))
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  decensor mosaic                               marked pages in decensor_input/, originals in
+                                                decensor_input_original/
+  decensor mosaic --auto scans/ -o restored/    find the mosaics, no marks needed
+  decensor mosaic --auto scans/ --save-masks found/   also write what was found (white = mosaic)
+
+""" + _EXIT_STATUS
+)
+@_batch_options
+@click.option("--originals", "originals_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=DEFAULT_ORIGINALS, show_default=True,
+              help="Un-marked pages with the mosaic, matched to INPUTS by file stem (any extension).")
+@click.option("--auto", is_flag=True, help="Find mosaic regions (and their block size) without green marks; "
+                                           "INPUTS are then the mosaic pages themselves.")
+@click.option("--save-masks", type=click.Path(path_type=Path, file_okay=False),
+              help="With --auto: write each page's found mosaic as <stem>.png (white = mosaic).")
+def mosaic(**kwargs):
+    """Restore mosaic (pixelated) regions, keeping each block's colour.
+
+    A mosaic still shows every block's average colour: the restoration fills
+    the region from its surroundings and then shifts every block to the
+    colour the mosaic kept. The block size and grid offset are measured from
+    the pixels. Mark the region in green on a copy of the page (INPUTS) and
+    keep the un-marked page in --originals, or use --auto.
+    """
+    from .runner import run_mosaic
+
+    sys.exit(run_mosaic(**_common(kwargs)))
 
 
 @main.group()

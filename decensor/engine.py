@@ -92,6 +92,25 @@ class Decensor:
             progress=progress,
         )
 
+    def restore_mosaic_rgb(self, rgb, hole, grid=None):
+        """Restore a mosaic region: the fill's detail, the mosaic's block colours.
+
+        The bar network fills the region from its surroundings, then every
+        block is shifted to the mean colour the mosaic kept (see
+        :func:`decensor.mosaic.block_mean_correction`). ``grid`` is estimated
+        from the pixels when not given; without a grid this is a plain fill.
+        """
+        from . import mosaic
+
+        grid = grid or mosaic.estimate_grid(rgb, hole)
+        filled = self.fill_rgb(rgb, hole)
+        if grid is None:
+            return filled, None
+        corrected = mosaic.block_mean_correction(filled, rgb, grid, hole)
+        result = rgb.copy()
+        result[hole] = np.round(corrected[hole]).astype(np.uint8)
+        return result, grid
+
     def hole_of(self, picture, mask=None):
         """The boolean hole for a page: the given mask, or the paint found on it."""
         if mask is not None:

@@ -136,7 +136,7 @@ def _coarsest_explaining(gray, region, size, columns, rows, sizes):
             fine_lines[(by_size[size][1] - 1) % size :: size] = True
             fine_lines[phase::multiple] = False
             between = profile[fine_lines]
-            if len(coarse) == 0 or len(between) == 0 or between.mean() > 0.35 * coarse.mean():
+            if len(coarse) == 0 or len(between) == 0 or between.mean() > 0.1 * coarse.mean():
                 ok = False
                 break
         if ok:
@@ -192,7 +192,7 @@ def find_mosaic(
     mosaics of different block sizes, and the page's own lines would drown a
     whole-page estimate); every grid that some window votes for is then
     checked over the whole page. Returns ``(mask, regions)``: a boolean pixel
-    mask and a list of ``(grid, block_count)`` per accepted region.
+    mask and a list of ``(grid, region mask)`` per accepted region.
     """
     pixels = np.asarray(image)
     gray = _as_float_gray(pixels)
@@ -213,11 +213,12 @@ def find_mosaic(
     regions = []
     # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
     for grid in sorted(votes, key=lambda g: (-g.size, -votes[g])):
-        for mask, count in _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_contrast):
+        for mask, _ in _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_contrast):
             if (mask & found).sum() > 0.5 * mask.sum():
                 continue  # already found on a finer or coarser version of this grid
+            mask &= ~found
             found |= mask
-            regions.append((grid, count))
+            regions.append((grid, mask))
     return found, regions
 
 
@@ -302,3 +303,47 @@ def pixelate(image, grid, region):
     mask = np.zeros(pixels.shape[:2], bool)
     mask[top : top + rows * size, left : left + cols * size] = expanded
     return pixels, mask
+
+
+def upsample_block_means(means, grid, origin, shape):
+    """Bicubic image of the block means at pixel resolution over the whole grid crop.
+
+    Returns (image float32 (H, W, C), covered bool (H, W)): pixels in partial
+    border blocks outside the crop are not covered.
+    """
+    from PIL import Image
+
+    size = grid.size
+    top, left = origin
+    rows, cols, channels = means.shape
+    height, width = shape
+    out = np.zeros((height, width, channels), np.float32)
+    covered = np.zeros((height, width), bool)
+    if rows == 0 or cols == 0:
+        return out, covered
+    planes = [
+        np.asarray(Image.fromarray(means[..., c].astype(np.float32), "F").resize((cols * size, rows * size), Image.BICUBIC))
+        for c in range(channels)
+    ]
+    out[top : top + rows * size, left : left + cols * size] = np.stack(planes, axis=-1)
+    covered[top : top + rows * size, left : left + cols * size] = True
+    return out, covered
+
+
+def block_mean_correction(filled, mosaic, grid, hole, passes=4):
+    """Shift ``filled`` so that every mosaic block inside ``hole`` keeps the mosaic's mean colour.
+
+    The per-block difference between the mosaic's mean and the fill's mean is
+    spread smoothly (bicubic) over the blocks, so the fill keeps its detail
+    while its local averages match what the mosaic still shows.
+    A smooth correction does not hit each mean exactly, so it is repeated a
+    few times on what is left (each pass removes most of the remainder).
+    """
+    corrected = np.asarray(filled, np.float32).copy()
+    target, origin = block_means(mosaic, grid)
+    for _ in range(passes):
+        current, _ = block_means(corrected, grid)
+        difference, covered = upsample_block_means(target - current, grid, origin, hole.shape)
+        inside = hole & covered
+        corrected[inside] = np.clip(corrected[inside] + difference[inside], 0, 255)
+    return corrected

@@ -1,8 +1,16 @@
-"""What `decensor bar` does with a batch: find the hole of each page, fill it, write it."""
+"""What `decensor bar` and `decensor mosaic` do with each page of a batch.
+
+``bar``: find the painted (or mask-file) hole, fill it, write it.
+``mosaic``: find the mosaic region (green marks over the page, whose
+un-marked original holds the mosaic; or, with ``--auto``, the mosaic itself),
+estimate its grid, restore it keeping each block's mean colour, write it.
+"""
 
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from . import images, masks
 from .batch import (EXIT_USAGE, UsageError, collect_jobs, run_jobs, summarise,
@@ -54,16 +62,113 @@ class BarProcessor:
         hole = self.hole_for(job, picture)
         if not hole.any():
             if self.copy_unmarked:
-                return picture, image_format, 0
+                return picture, image_format, 0, []
             raise NoMarkedRegion("no marked region found")
         _, boxes = label_regions(hole)
-        return self.engine.fill_picture(picture, hole, copy=False), image_format, len(boxes)
+        return self.engine.fill_picture(picture, hole, copy=False), image_format, len(boxes), []
+
+
+class MosaicProcessor(BarProcessor):
+    """Restores mosaic regions. Marked mode reads the un-marked original
+    (same stem, any extension) from ``originals_dir``; auto mode finds the
+    mosaic on the page itself and can save what it found as mask images."""
+
+    def __init__(self, paint, originals_dir=None, auto=False, save_masks=None, models_dir=None,
+                 copy_unmarked=False, max_pixels=images.MAX_PIXELS):
+        super().__init__(paint, None, models_dir, copy_unmarked, max_pixels)
+        self.originals_dir = originals_dir
+        self.auto = auto
+        self.save_masks = save_masks
+
+    def _original_for(self, job, marked):
+        original_file = find_mask_file(self.originals_dir, job.source)
+        if original_file is None:
+            raise masks.MaskError(f"no original named {job.source.stem}.* in {self.originals_dir}")
+        original = images.open_picture(original_file, self.max_pixels)
+        if original.size != marked.size:
+            raise masks.MaskError(
+                f"original {original_file} is {original.size[0]}x{original.size[1]}, the marked page is "
+                f"{marked.size[0]}x{marked.size[1]}"
+            )
+        return original
+
+    def _found_regions(self, job, picture):
+        """[(grid, hole)] of the mosaics found on ``picture``; saved as a mask if asked."""
+        from . import mosaic
+
+        found, regions = mosaic.find_mosaic(images.rgb_view(picture))
+        if self.save_masks is not None:
+            self._write_mask(job, found)
+        return regions
+
+    def _write_mask(self, job, found):
+        from PIL import Image
+
+        from .batch import write_atomically
+
+        target = Path(self.save_masks) / f"{job.source.stem}.png"
+        mask_picture = images.picture_from_pil(Image.fromarray(found.astype(np.uint8) * 255, "L"))
+        write_atomically(mask_picture, target, "PNG")
+
+    def __call__(self, job):
+        marked = images.open_picture(job.source, self.max_pixels)
+        image_format = images.format_for(job.output, marked.format)
+        if self.auto:
+            picture = marked
+            regions = self._found_regions(job, picture)
+        else:
+            hole = self.paint.detect(images.rgb_view(marked))
+            if not hole.any():
+                if self.copy_unmarked:
+                    return marked, image_format, 0, []
+                raise NoMarkedRegion("no marked region found")
+            picture = self._original_for(job, marked)
+            regions = [(None, hole)]  # the grid is measured inside the marks
+        if not regions:
+            if self.copy_unmarked:
+                return picture, image_format, 0, []
+            raise NoMarkedRegion("no mosaic found")
+        rgb = images.rgb_view(picture).copy()
+        hole_total = np.zeros(rgb.shape[:2], bool)
+        notes = []
+        for grid, hole in regions:
+            rgb, used = self.engine.restore_mosaic_rgb(rgb, hole, grid)
+            hole_total |= hole
+            notes.append(f"block {used.size} px, grid offset ({used.offset_x}, {used.offset_y})"
+                         if used else "no mosaic grid found: filled as a hole")
+        result = images.with_fill(picture, rgb, hole_total, copy=False)
+        return result, image_format, len(regions), notes
 
 
 def run_bar(inputs, output_dir, recursive=False, masks_dir=None, paint=None, overwrite=False,
             copy_unmarked=False, report=None, allow_output_inside_input=False, models_dir=None,
             quiet=False, started=None, echo=None, max_pixels=images.MAX_PIXELS):
     """Run the bar command; returns the exit code."""
+    processor = BarProcessor(PaintSettings(**(paint or {})), masks_dir, models_dir, copy_unmarked, max_pixels)
+    return run_command("bar", processor, inputs, output_dir, recursive, overwrite, report,
+                       allow_output_inside_input, models_dir, quiet, started, echo)
+
+
+def run_mosaic(inputs, output_dir, originals_dir=None, auto=False, save_masks=None, recursive=False,
+               paint=None, overwrite=False, copy_unmarked=False, report=None,
+               allow_output_inside_input=False, models_dir=None, quiet=False, started=None, echo=None,
+               max_pixels=images.MAX_PIXELS):
+    """Run the mosaic command; returns the exit code."""
+    echo = echo or (lambda message: print(message, file=sys.stderr))
+    if not auto and (originals_dir is None or not Path(originals_dir).is_dir()):
+        echo(f"error: originals folder {originals_dir} does not exist (give --originals, or use --auto)")
+        return EXIT_USAGE
+    if save_masks is not None:
+        Path(save_masks).mkdir(parents=True, exist_ok=True)
+    processor = MosaicProcessor(PaintSettings(**(paint or {})), originals_dir, auto, save_masks, models_dir,
+                                copy_unmarked, max_pixels)
+    return run_command("mosaic", processor, inputs, output_dir, recursive, overwrite, report,
+                       allow_output_inside_input, models_dir, quiet, started, echo)
+
+
+def run_command(name, processor, inputs, output_dir, recursive, overwrite, report,
+                allow_output_inside_input, models_dir, quiet, started=None, echo=None):
+    """The shared batch flow: collect, check the model, process, summarise, report."""
     echo = echo or (lambda message: print(message, file=sys.stderr))
     started = started or time.perf_counter()
     try:
@@ -84,9 +189,8 @@ def run_bar(inputs, output_dir, recursive=False, masks_dir=None, paint=None, ove
         except ModelFileError as error:
             echo(f"error: {error}")
             return EXIT_USAGE
-    processor = BarProcessor(PaintSettings(**(paint or {})), masks_dir, models_dir, copy_unmarked, max_pixels)
     outcomes = early_failures + run_jobs(jobs, processor, overwrite, progress=not quiet, echo=echo)
-    line, code = summarise(outcomes, "bar", output_dir, time.perf_counter() - started)
+    line, code = summarise(outcomes, name, output_dir, time.perf_counter() - started)
     if report:
         write_report(outcomes, report)
     if not quiet:
