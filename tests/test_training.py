@@ -1,0 +1,63 @@
+"""The training pieces that run without a training run: data, masks, losses, split rules."""
+
+import numpy as np
+import pytest
+
+from decensor.training import sources
+from decensor.training.dataset import make_batch, random_crop
+from decensor.training.holes import FAMILIES, hole_mask
+from decensor.training.losses import inpainting_loss, loss_terms
+from decensor.training.procedural import manga_page, screentone, to_manga_style
+
+
+def test_procedural_page_is_reproducible_and_has_ink_paper_and_tone():
+    page = manga_page((256, 256), seed=4)
+    assert page.dtype == np.uint8 and page.shape == (256, 256)
+    np.testing.assert_array_equal(page, manga_page((256, 256), seed=4))
+    assert (page < 40).mean() > 0.01 and (page > 220).mean() > 0.2
+    assert not np.array_equal(page, manga_page((256, 256), seed=5))
+
+
+def test_screentone_coverage_follows_the_level():
+    for level in (0.1, 0.3, 0.6):
+        tone = screentone((128, 128), 6, 45, level)
+        assert abs((1 - tone).mean() - level) < 0.06
+
+
+def test_manga_style_conversion_is_grayscale():
+    rgb = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    out = to_manga_style(rgb, np.random.default_rng(1))
+    assert out.shape == (64, 64) and out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_hole_masks_stay_in_the_asked_ratio(family):
+    rng = np.random.default_rng(2)
+    ratios = [hole_mask((128, 128), rng, family, (0.05, 0.3)).mean() for _ in range(20)]
+    assert min(ratios) > 0 and max(ratios) <= 0.35 + 1e-9
+
+
+def test_batch_layout_and_loss_is_zero_for_a_perfect_fill():
+    rng = np.random.default_rng(3)
+    crops = [random_crop(np.repeat(manga_page((256, 256), seed=s)[..., None], 3, -1), 64, rng) for s in range(4)]
+    (masked, known), target = make_batch(crops, rng)
+    assert masked.shape == (4, 64, 64, 3) and known.shape == (4, 64, 64, 1) and target.shape == (4, 64, 64, 4)
+    assert np.all(masked[known[..., 0] == 0] == 0)
+    terms = {name: float(value) for name, value in loss_terms(target, target[..., :3]).items()}
+    assert set(terms) == {"hole", "valid", "gradient", "contrast", "tv"}
+    # A perfect fill costs nothing but the smoothness prior on the true image.
+    assert all(terms[name] < 1e-6 for name in ("hole", "valid", "gradient", "contrast"))
+    assert float(inpainting_loss(target, target[..., :3])) < float(
+        inpainting_loss(target, np.full_like(target[..., :3], 0.5)))
+
+
+def test_held_out_split_is_stable_and_about_five_percent():
+    keys = [f"pkg/image_{i}.png" for i in range(4000)]
+    held = [sources.is_held_out(k) for k in keys]
+    assert held == [sources.is_held_out(k) for k in keys]
+    assert 0.03 < np.mean(held) < 0.07
+
+
+def test_reserved_packages_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="reserved"):
+        sources.fetch_package("wesnoth-1.16-data", tmp_path, 10)
