@@ -43,6 +43,52 @@ def _nearest_known_fill(rgb, hole):
     return filled
 
 
+class _GroupBlend:
+    """Accumulates the blended tile outputs of one region group over its tiles' area."""
+
+    def __init__(self, group, tiles, labels, shape):
+        area = tiles[0]
+        for tile_box in tiles[1:]:
+            area = area.union(tile_box)
+        self.area = area.clipped(shape)
+        self.tiles = tiles
+        self.own = np.isin(labels.within(self.area), group.labels)
+        self.total = np.zeros(self.own.shape + (3,), np.float32)
+        self.weight_sum = np.zeros(self.own.shape, np.float32)
+
+    def add(self, box, image, reach, weights):
+        """Blend one tile's output into the group's own hole pixels it reached."""
+        top = max(box.top, self.area.top)
+        left = max(box.left, self.area.left)
+        bottom = min(box.bottom, self.area.bottom)
+        right = min(box.right, self.area.right)
+        tile_part = (slice(top - box.top, bottom - box.top), slice(left - box.left, right - box.left))
+        area_part = (slice(top - self.area.top, bottom - self.area.top),
+                     slice(left - self.area.left, right - self.area.left))
+        weight = weights[tile_part] * (reach[tile_part][..., 0] > 0.5) * self.own[area_part]
+        self.total[area_part] += np.clip(image[tile_part], 0.0, 1.0) * weight[..., None]
+        self.weight_sum[area_part] += weight
+
+    def commit(self, work, remaining):
+        """Write the reached pixels into ``work``, clear them from ``remaining``; returns their count."""
+        reached = (self.weight_sum > 0) & self.own & remaining[self.area.slices]
+        if reached.any():
+            values = self.total[reached] / self.weight_sum[reached][:, None]
+            work[self.area.slices][reached] = np.round(values * 255.0).astype(np.uint8)
+            remaining[self.area.slices] &= ~reached
+        return int(reached.sum())
+
+
+def _plan_round(remaining, tile, margin):
+    """Group what is left of the hole and cover each group's context with tiles."""
+    labels, boxes = label_regions(remaining)
+    blends = []
+    for group in group_regions(boxes, margin, remaining.shape):
+        tiles = plan_tiles(group.box, tile, remaining.shape, tile // 4)
+        blends.append(_GroupBlend(group, tiles, labels, remaining.shape))
+    return blends
+
+
 def inpaint(
     rgb,
     hole,
@@ -73,59 +119,19 @@ def inpaint(
     for _ in range(max_rounds):
         if not remaining.any():
             break
-        labels, boxes = label_regions(remaining)
-        groups = group_regions(boxes, margin, remaining.shape)
-        jobs = [
-            (index, tile_box)
-            for index, group in enumerate(groups)
-            for tile_box in plan_tiles(group.box, tile, remaining.shape, tile // 4)
-        ]
-        areas = []
-        for index, group in enumerate(groups):
-            area = jobs_area = None
-            for job_index, tile_box in jobs:
-                if job_index == index:
-                    jobs_area = tile_box if jobs_area is None else jobs_area.union(tile_box)
-            area = jobs_area.clipped(remaining.shape)
-            own = np.isin(labels.within(area), group.labels)
-            areas.append(
-                (area, own, np.zeros(own.shape + (3,), np.float32), np.zeros(own.shape, np.float32))
-            )
+        blends = _plan_round(remaining, tile, margin)
+        jobs = [(blend, box) for blend in blends for box in blend.tiles]
         known = ~remaining
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start : start + batch_size]
             images = np.stack([_extract(work, box) for _, box in batch]).astype(np.float32) / 255.0
-            masks = np.stack([_extract(known, box, False) for _, box in batch])
-            masks = masks[..., None].astype(np.float32)
+            masks = np.stack([_extract(known, box, False) for _, box in batch])[..., None].astype(np.float32)
             predicted, reached = predict(images, masks)
-            for (index, box), image, reach in zip(batch, predicted, reached):
-                area, own, total, weight_sum = areas[index]
-                inside = box.clipped(remaining.shape)
-                tile_part = (
-                    slice(inside.top - box.top, inside.bottom - box.top),
-                    slice(inside.left - box.left, inside.right - box.left),
-                )
-                area_part = (
-                    slice(inside.top - area.top, inside.bottom - area.top),
-                    slice(inside.left - area.left, inside.right - area.left),
-                )
-                weight = weights[tile_part] * (reach[tile_part][..., 0] > 0.5)
-                weight = weight * own[area_part]
-                total[area_part] += np.clip(image[tile_part], 0.0, 1.0) * weight[..., None]
-                weight_sum[area_part] += weight
+            for (blend, box), image, reach in zip(batch, predicted, reached):
+                blend.add(box, image, reach, weights)
             if progress is not None:
                 progress(len(batch))
-        newly_filled = 0
-        for area, own, total, weight_sum in areas:
-            reached_here = (weight_sum > 0) & own & remaining[area.slices]
-            if not reached_here.any():
-                continue
-            values = total[reached_here] / weight_sum[reached_here][:, None]
-            target = work[area.slices]
-            target[reached_here] = np.round(values * 255.0).astype(np.uint8)
-            remaining[area.slices] &= ~reached_here
-            newly_filled += int(reached_here.sum())
-        if newly_filled == 0:
+        if sum(blend.commit(work, remaining) for blend in blends) == 0:
             break
     if remaining.any():
         work = _nearest_known_fill(work, remaining)
