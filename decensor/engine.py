@@ -81,8 +81,11 @@ class Decensor:
         return ops.convert_to_numpy(output), ops.convert_to_numpy(reached)
 
     def fill_rgb(self, rgb, hole, progress=None):
-        """Fill ``hole`` in an (H, W, 3) uint8 array; every other pixel is returned unchanged."""
-        return inpaint(
+        """Fill ``hole`` in an (H, W, 3) uint8 array; every other pixel is returned unchanged.
+
+        A grey page (even one stored as RGB) gets a grey fill: no colour cast.
+        """
+        filled = inpaint(
             rgb,
             hole,
             self.predict,
@@ -91,6 +94,10 @@ class Decensor:
             batch_size=self.batch_size,
             progress=progress,
         )
+        if images.looks_grayscale(rgb, ~hole):
+            gray = np.round(images.luma(filled[hole])).astype(np.uint8)
+            filled[hole] = gray[:, None]
+        return filled
 
     def restore_mosaic_rgb(self, rgb, hole, grid=None):
         """Restore a mosaic region: the fill's detail, the mosaic's block colours.
@@ -124,12 +131,7 @@ class Decensor:
         """
         if not hole.any():
             raise NoMarkedRegion("no marked region found")
-        rgb = images.rgb_view(picture)
-        filled = self.fill_rgb(rgb, hole)
-        if not picture.is_grayscale and images.looks_grayscale(rgb, ~hole):
-            # A grey page saved as RGB: keep the fill grey too, no colour cast.
-            gray = np.round(images.luma(filled[hole])).astype(np.uint8)
-            filled[hole] = gray[:, None]
+        filled = self.fill_rgb(images.rgb_view(picture), hole)
         return images.with_fill(picture, filled, hole, copy=copy)
 
     def fill(self, image, mask=None):
