@@ -71,3 +71,34 @@ def _upsample_bilinear(x):
     cols = ops.arange(ops.shape(up_cols)[2]) % 2
     cols = ops.reshape(ops.cast(cols, x.dtype), (1, 1, -1, 1))
     return 0.75 * up_cols + 0.25 * (cols * after + (1 - cols) * before)
+
+
+@keras.saving.register_keras_serializable(package="decensor")
+class AllValid(keras.layers.Layer):
+    """A one-channel mask of ones shaped like its input: for inputs known everywhere."""
+
+    def call(self, inputs):
+        return ops.ones_like(inputs[..., :1])
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (1,)
+
+
+@keras.saving.register_keras_serializable(package="decensor")
+class LeadingChannels(keras.layers.Layer):
+    """The first ``count`` channels: the part of a prior input that is a first guess of the image."""
+
+    def __init__(self, count=3, **kwargs):
+        super().__init__(**kwargs)
+        self.count = int(count)
+
+    def call(self, inputs):
+        return inputs[..., : self.count]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.count,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"count": self.count})
+        return config

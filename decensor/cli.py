@@ -176,10 +176,12 @@ def data_fetch(cache, packages):
 @click.option("--hours", type=float, help="Stop after this many hours.")
 @click.option("--learning-rate", type=float, default=2e-4, show_default=True)
 @click.option("--restart", is_flag=True, help="Ignore the shipped model and checkpoints; start from random weights.")
-def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, learning_rate, restart):
-    """Train the bar model; resumes from the last checkpoint or the shipped model.
+@click.option("--task", type=click.Choice(["bar", "mosaic"]), default="bar", show_default=True,
+              help="bar: fill holes (models/bar); mosaic: refine mosaic block means (models/mosaic).")
+def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, learning_rate, restart, task):
+    """Train a model; resumes from the last checkpoint or the shipped model.
 
-    Every epoch: checkpoint to <cache>/checkpoints/bar, score the held-out set,
+    Every epoch: checkpoint to <cache>/checkpoints/<task>, score the held-out set,
     and write the weights to models/ when they beat the shipped model's score.
     Runs on TensorFlow (CPU) by default; KERAS_BACKEND=jax or torch trains the
     same model code on a GPU machine.
@@ -194,4 +196,4 @@ def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, l
 
     run_training(cache=cache, models_dir=models_dir, crop=crop, batch_size=batch_size,
                  steps_per_epoch=steps_per_epoch, epochs=epochs, learning_rate=learning_rate,
-                 hours=hours, restart=restart, log=lambda m: click.echo(m, err=False))
+                 hours=hours, restart=restart, task=task, log=lambda m: click.echo(m, err=False))

@@ -71,16 +71,17 @@ class Decensor:
         self.batch_size = batch_size
         self.paint = paint or PaintSettings()
 
-    def predict(self, tiles, tile_masks):
+    def predict(self, tiles, tile_masks, priors=None):
         """Run the network on a batch of float tiles; returns numpy (images, reached)."""
         from keras import ops
 
         if self._compiled is None:
             self._compiled = _compile_for_inference(self.model)
-        output, reached = self._compiled(tiles, tile_masks)
+        inputs = (tiles, tile_masks) if priors is None else (tiles, tile_masks, priors)
+        output, reached = self._compiled(*inputs)
         return ops.convert_to_numpy(output), ops.convert_to_numpy(reached)
 
-    def fill_rgb(self, rgb, hole, progress=None):
+    def fill_rgb(self, rgb, hole, progress=None, prior=None):
         """Fill ``hole`` in an (H, W, 3) uint8 array; every other pixel is returned unchanged.
 
         A grey page (even one stored as RGB) gets a grey fill: no colour cast.
@@ -93,26 +94,34 @@ class Decensor:
             margin=self.margin,
             batch_size=self.batch_size,
             progress=progress,
+            prior=prior,
         )
         if images.looks_grayscale(rgb, ~hole):
             gray = np.round(images.luma(filled[hole])).astype(np.uint8)
             filled[hole] = gray[:, None]
         return filled
 
+    @property
+    def takes_prior(self):
+        return len(self.model.inputs) == 3
+
     def restore_mosaic_rgb(self, rgb, hole, grid=None):
         """Restore a mosaic region: the fill's detail, the mosaic's block colours.
 
-        The bar network fills the region from its surroundings, then every
-        block is shifted to the mean colour the mosaic kept (see
-        :func:`decensor.mosaic.block_mean_correction`). ``grid`` is estimated
-        from the pixels when not given; without a grid this is a plain fill.
+        With a mosaic model (one that takes a prior), the network refines the
+        bicubic block means; with the bar model, it fills the region from its
+        surroundings. Either way every block is then shifted to the mean
+        colour the mosaic kept (see :func:`decensor.mosaic.block_mean_correction`).
+        ``grid`` is estimated from the pixels when not given; without a grid
+        this is a plain fill.
         """
         from . import mosaic
 
         grid = grid or mosaic.estimate_grid(rgb, hole)
-        filled = self.fill_rgb(rgb, hole)
         if grid is None:
-            return filled, None
+            return self.fill_rgb(rgb, hole), None
+        prior = mosaic.MosaicPrior(rgb, hole, grid) if self.takes_prior else None
+        filled = self.fill_rgb(rgb, hole, prior=prior)
         corrected = mosaic.block_mean_correction(filled, rgb, grid, hole)
         result = rgb.copy()
         result[hole] = np.round(corrected[hole]).astype(np.uint8)
@@ -162,15 +171,16 @@ def _compile_for_inference(model):
     is used, which keeps peak memory down. Other backends call the model."""
     import keras
 
+    def run(*inputs):
+        return model(list(inputs), training=False)
+
     if keras.backend.backend() != "tensorflow":
-        return lambda tiles, masks: model([tiles, masks], training=False)
+        return run
     import tensorflow as tf
 
-    signature = [
-        tf.TensorSpec([None, None, None, 3], tf.float32),
-        tf.TensorSpec([None, None, None, 1], tf.float32),
-    ]
-    return tf.function(lambda tiles, masks: model([tiles, masks], training=False), input_signature=signature)
+    signature = [tf.TensorSpec([None, None, None, shape[-1]], tf.float32) for shape in
+                 (tuple(i.shape) for i in model.inputs)]
+    return tf.function(run, input_signature=signature)
 
 
 def _picture_from_array(array):

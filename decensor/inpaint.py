@@ -98,12 +98,14 @@ def inpaint(
     batch_size=DEFAULT_BATCH,
     max_rounds=MAX_ROUNDS,
     progress=None,
+    prior=None,
 ):
     """Return a copy of ``rgb`` (H, W, 3 uint8) with every ``hole`` pixel filled.
 
     ``predict(images, masks) -> (images, reached)`` runs the network on a batch
     of float32 tiles (0..1, mask 1 = known) and returns the prediction and the
-    mask of pixels it could reach.
+    mask of pixels it could reach. With ``prior`` (a function of a tile Box
+    returning that tile's prior channels), ``predict(images, masks, priors)``.
     """
     rgb = np.asarray(rgb)
     hole = np.asarray(hole, dtype=bool)
@@ -126,7 +128,10 @@ def inpaint(
             batch = jobs[start : start + batch_size]
             images = np.stack([_extract(work, box) for _, box in batch]).astype(np.float32) / 255.0
             masks = np.stack([_extract(known, box, False) for _, box in batch])[..., None].astype(np.float32)
-            predicted, reached = predict(images, masks)
+            if prior is None:
+                predicted, reached = predict(images, masks)
+            else:
+                predicted, reached = predict(images, masks, np.stack([prior(box) for _, box in batch]))
             for (blend, box), image, reach in zip(batch, predicted, reached):
                 blend.add(box, image, reach, weights)
             if progress is not None:

@@ -347,3 +347,64 @@ def block_mean_correction(filled, mosaic, grid, hole, passes=4):
         inside = hole & covered
         corrected[inside] = np.clip(corrected[inside] + difference[inside], 0, 255)
     return corrected
+
+
+class MosaicPrior:
+    """What a mosaic still tells, tile by tile, for the mosaic network's ``prior`` input.
+
+    Channels: the image with its mosaic region replaced by bicubic block
+    means (0..1), and the block size / 32 inside the region. Computed per
+    tile, so a huge page never needs a full-size float copy.
+    """
+
+    channels = 4
+
+    def __init__(self, rgb, hole, grid):
+        self.rgb = rgb
+        self.hole = hole
+        self.grid = grid
+        self.means, self.origin = block_means(rgb, grid)
+
+    def __call__(self, box):
+        from .regions import Box
+
+        size = self.grid.size
+        height, width = self.hole.shape
+        tile = np.zeros((box.height, box.width, self.channels), np.float32)
+        inside = box.clipped(self.hole.shape)
+        if inside.height <= 0 or inside.width <= 0:
+            return tile
+        rgb = self.rgb[inside.slices].astype(np.float32) / 255.0
+        hole = self.hole[inside.slices]
+        # Bicubic means over the tile, from the blocks around it (2 blocks of margin).
+        top, left = self.origin
+        rows, cols = self.means.shape[:2]
+        first_row = max(0, (inside.top - top) // size - 2)
+        last_row = min(rows, (inside.bottom - top) // size + 3)
+        first_col = max(0, (inside.left - left) // size - 2)
+        last_col = min(cols, (inside.right - left) // size + 3)
+        if last_row > first_row and last_col > first_col:
+            part = self.means[first_row:last_row, first_col:last_col]
+            part_origin = (top + first_row * size, left + first_col * size)
+            span = Box(part_origin[0], part_origin[1], part_origin[0] + part.shape[0] * size,
+                       part_origin[1] + part.shape[1] * size)
+            smooth, covered = upsample_block_means(part, grid_at(size), (0, 0), (span.height, span.width))
+            common = Box(max(span.top, inside.top), max(span.left, inside.left),
+                         min(span.bottom, inside.bottom), min(span.right, inside.right))
+            if common.height > 0 and common.width > 0:
+                source = smooth[common.top - span.top : common.bottom - span.top,
+                                common.left - span.left : common.right - span.left] / 255.0
+                target = (slice(common.top - inside.top, common.bottom - inside.top),
+                          slice(common.left - inside.left, common.right - inside.left))
+                region = hole[target]
+                rgb[target][region] = source[region]
+        placed = (slice(inside.top - box.top, inside.bottom - box.top),
+                  slice(inside.left - box.left, inside.right - box.left))
+        tile[placed][..., :3] = np.clip(rgb, 0.0, 1.0)
+        tile[placed][..., 3] = hole * (size / 32.0)
+        return tile
+
+
+def grid_at(size):
+    """A grid of ``size`` starting at the origin (for arrays already cut to whole blocks)."""
+    return Grid(size, 0, 0)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import keras
 
-from .basefill import PushPullFill
+from .basefill import AllValid, LeadingChannels, PushPullFill
 from .pconv import MaskedConcatenate, PartialConv2D
 
 
@@ -32,6 +32,10 @@ class NetworkConfig:
     extra_deep_convs: int = 1
     # Predict a correction to a push-pull interpolation of the known pixels.
     base_fill: bool = True
+    # > 0: a third input "prior" with this many channels, known everywhere
+    # (mosaic: the block means, bicubic, and the block size); its first three
+    # channels are the first guess the network corrects, instead of push-pull.
+    prior_channels: int = 0
     name: str = field(default="pconv_unet")
 
     @property
@@ -52,6 +56,7 @@ class NetworkConfig:
             kernels=tuple(data["kernels"]),
             extra_deep_convs=int(data.get("extra_deep_convs", 0)),
             base_fill=bool(data.get("base_fill", False)),
+            prior_channels=int(data.get("prior_channels", 0)),
             name=data.get("name", "pconv_unet"),
         )
 
@@ -61,14 +66,21 @@ def _leaky(x):
 
 
 def build_network(config=NetworkConfig()):
-    """Return a Keras model: ``[image (0..1 RGB), mask (1 = known)] -> [image, mask]``."""
+    """Return a Keras model: ``[image (0..1 RGB), mask (1 = known)(, prior)] -> [image, mask]``."""
     if len(config.widths) != len(config.kernels):
         raise ValueError("widths and kernels must have the same length")
     image = keras.Input(shape=(None, None, 3), name="image")
     mask = keras.Input(shape=(None, None, 1), name="mask")
+    inputs = [image, mask]
 
     skips = []
     features, feature_mask = image, mask
+    if config.prior_channels:
+        prior = keras.Input(shape=(None, None, config.prior_channels), name="prior")
+        inputs.append(prior)
+        features, feature_mask = MaskedConcatenate(name="join_prior")(
+            [(image, mask), (prior, AllValid(name="prior_valid")(prior))]
+        )
     deepest = len(config.widths) - 1
     for level, (width, kernel) in enumerate(zip(config.widths, config.kernels)):
         features, feature_mask = PartialConv2D(
@@ -103,12 +115,15 @@ def build_network(config=NetworkConfig()):
         3,
         3,
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
-        bias_initializer=keras.initializers.Constant(0.0 if config.base_fill else 0.5),
+        bias_initializer=keras.initializers.Constant(
+            0.0 if config.base_fill or config.prior_channels else 0.5
+        ),
         name="to_image",
     )([features, feature_mask])
-    if config.base_fill:
+    if config.prior_channels:
+        base = LeadingChannels(3, name="prior_guess")(prior)
+        output = keras.layers.Add(name="refined")([base, output])
+    elif config.base_fill:
         base = PushPullFill(levels=len(config.widths) - 1, name="base_fill")([image, mask])
         output = keras.layers.Add(name="refined")([base, output])
-    return keras.Model(
-        inputs=[image, mask], outputs=[output, output_mask], name=config.name
-    )
+    return keras.Model(inputs=inputs, outputs=[output, output_mask], name=config.name)

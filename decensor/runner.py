@@ -80,6 +80,17 @@ class MosaicProcessor(BarProcessor):
         self.auto = auto
         self.save_masks = save_masks
 
+    @property
+    def engine(self):
+        """The mosaic model when one is shipped, else the bar model (see restore_mosaic_rgb)."""
+        if self._engine is None:
+            from .engine import Decensor
+            from .modelfile import model_paths
+
+            name = "mosaic" if model_paths("mosaic", self.models_dir)[1].exists() else "bar"
+            self._engine = Decensor(model_name=name, models_dir=self.models_dir, paint=self.paint)
+        return self._engine
+
     def _original_for(self, job, marked):
         original_file = find_mask_file(self.originals_dir, job.source)
         if original_file is None:

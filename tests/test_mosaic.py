@@ -63,3 +63,22 @@ def test_rectangular_mosaic_is_found_without_marks():
     assert regions and regions[0][0] == grid
     hit = (found & truth).sum()
     assert hit / found.sum() >= 0.9 and hit / truth.sum() >= 0.8
+
+
+def test_mosaic_prior_tiles_match_the_whole_page_bicubic_means():
+    from decensor.mosaic import MosaicPrior, upsample_block_means
+    from decensor.regions import Box
+
+    region = np.zeros((384, 384), bool)
+    region[64:320, 96:352] = True
+    grid = Grid(8, 3, 5)
+    mosaicked, hole = pixelate(_page(2), grid, region)
+    prior = MosaicPrior(mosaicked, hole, grid)
+    means, origin = block_means(mosaicked, grid)
+    whole, _ = upsample_block_means(means, grid, origin, hole.shape)
+    tile = prior(Box(100, 120, 164, 184))
+    expected = np.where(hole[100:164, 120:184, None], whole[100:164, 120:184] / 255, mosaicked[100:164, 120:184] / 255)
+    np.testing.assert_allclose(tile[..., :3], np.clip(expected, 0, 1), atol=2e-3)
+    assert np.all(tile[..., 3][hole[100:164, 120:184]] == 8 / 32)
+    outside = prior(Box(-64, -64, 0, 0))
+    assert not outside.any()

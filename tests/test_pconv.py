@@ -130,3 +130,20 @@ def test_push_pull_base_fill_keeps_known_pixels_and_ignores_the_hole():
     np.testing.assert_array_equal(filled, np.asarray(layer([image, mask])))
     # A vertical ramp is continued smoothly into the hole (within a few grey levels).
     assert np.abs(filled - image)[0, 8:24, 4:28].mean() < 0.05
+
+
+def test_network_with_a_prior_input_still_ignores_pixels_under_the_hole():
+    from decensor.network import NetworkConfig
+
+    config = NetworkConfig(widths=(8, 8, 12), kernels=(3, 3, 3), base_fill=False, prior_channels=4)
+    model = build_network(config)
+    rng = np.random.default_rng(5)
+    image = rng.random((1, 32, 32, 3)).astype("float32")
+    prior = rng.random((1, 32, 32, 4)).astype("float32")
+    mask = np.ones((1, 32, 32, 1), "float32")
+    mask[:, 10:22, 6:20] = 0
+    other = image.copy()
+    other[:, 10:22, 6:20] = 0.123
+    np.testing.assert_array_equal(np.asarray(model([image, mask, prior])[0]), np.asarray(model([other, mask, prior])[0]))
+    # The prior's first three channels are the starting guess the network corrects.
+    assert model.get_layer("prior_guess") is not None

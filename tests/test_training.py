@@ -61,3 +61,17 @@ def test_held_out_split_is_stable_and_about_five_percent():
 def test_reserved_packages_are_refused(tmp_path):
     with pytest.raises(ValueError, match="reserved"):
         sources.fetch_package("wesnoth-1.16-data", tmp_path, 10)
+
+
+def test_mosaic_batch_layout():
+    from decensor.training.dataset import make_mosaic_batch
+
+    rng = np.random.default_rng(6)
+    crops = [random_crop(np.repeat(manga_page((256, 256), seed=s)[..., None], 3, -1), 128, rng) for s in range(3)]
+    (image, known, prior), target = make_mosaic_batch(crops, rng)
+    assert image.shape == (3, 128, 128, 3) and known.shape == (3, 128, 128, 1)
+    assert prior.shape == (3, 128, 128, 4) and target.shape == (3, 128, 128, 4)
+    hole = known[..., 0] == 0
+    assert hole.any() and np.all(image[hole] == 0)
+    # The block-size channel marks the mosaic region only.
+    assert np.all(prior[..., 3][~hole] == 0) and np.all(prior[..., 3][hole] > 0)

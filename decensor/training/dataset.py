@@ -95,3 +95,55 @@ def held_out_set(real_paths, count=48, size=256, seed=7):
             crops.append(random_crop(rgb, size, rng))
     families = ["bars", "strokes", "blobs"]
     return make_batch(crops, rng, (0.02, 0.28), families)
+
+
+def make_mosaic_batch(crops, rng, jpeg_share=0.5):
+    """(inputs, targets) for the mosaic network: [image, known, prior], truth + known.
+
+    Each crop gets a mosaic of 4-32 px blocks at a random grid offset over a
+    rectangle or a blob, JPEG-compressed half of the time.
+    """
+    import io
+
+    from ..mosaic import Grid, MosaicPrior, pixelate
+    from ..regions import Box
+
+    images, knowns, priors, targets = [], [], [], []
+    for crop in crops:
+        size = crop.shape[0]
+        block = int(rng.integers(4, 33))
+        grid = Grid(block, int(rng.integers(block)), int(rng.integers(block)))
+        if rng.random() < 0.5:
+            h, w = (int(rng.integers(size // 4, size * 3 // 4)) for _ in range(2))
+            top, left = int(rng.integers(0, size - h)), int(rng.integers(0, size - w))
+            region = np.zeros((size, size), bool)
+            region[top : top + h, left : left + w] = True
+        else:
+            region = hole_mask((size, size), rng, "blobs", (0.1, 0.4))
+        mosaicked, hole = pixelate(crop, grid, region)
+        if not hole.any():
+            hole = region
+        if rng.random() < jpeg_share:
+            buffer = io.BytesIO()
+            Image.fromarray(mosaicked).save(buffer, "JPEG", quality=int(rng.integers(75, 96)))
+            mosaicked = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+        known = (~hole)[..., None].astype(np.float32)
+        images.append(mosaicked.astype(np.float32) / 255.0 * known)
+        knowns.append(known)
+        priors.append(MosaicPrior(mosaicked, hole, grid)(Box(0, 0, size, size)))
+        targets.append(np.concatenate([crop.astype(np.float32) / 255.0, known], axis=-1))
+    return [np.stack(images), np.stack(knowns), np.stack(priors)], np.stack(targets)
+
+
+def held_out_mosaic_set(real_paths, count=48, size=256, seed=8):
+    """The fixed held-out batch for the mosaic network (same crops as the bar set's kind)."""
+    rng = np.random.default_rng(seed)
+    crops = []
+    for index in range(count):
+        if index % 2 == 0 or not real_paths:
+            page = manga_page((512, 512), seed=50_000 + index)
+            crops.append(random_crop(np.repeat(page[..., None], 3, axis=-1), size, rng))
+        else:
+            with Image.open(real_paths[(index * 3) % len(real_paths)]) as image:
+                crops.append(random_crop(np.asarray(image.convert("RGB")), size, rng))
+    return make_mosaic_batch(crops, rng)

@@ -18,7 +18,7 @@ from .. import modelfile
 from ..evaluation import blurred_hole_psnr, hole_l1, hole_psnr
 from ..network import NetworkConfig, build_network
 from . import sources
-from .dataset import ImagePool, held_out_set, make_batch
+from .dataset import ImagePool, held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
 from .losses import WEIGHTS, inpainting_loss, loss_terms
 
 
@@ -28,13 +28,39 @@ def _keras():
     return keras
 
 
+class Task:
+    """What is trained: the bar model (fill holes) or the mosaic model (refine block means)."""
+
+    def __init__(self, name):
+        if name not in ("bar", "mosaic"):
+            raise ValueError(f"unknown task {name!r}: bar or mosaic")
+        self.name = name
+
+    def config(self):
+        if self.name == "mosaic":
+            return NetworkConfig(base_fill=False, prior_channels=4, name="mosaic")
+        return NetworkConfig()
+
+    def batch(self, crops, rng):
+        if self.name == "mosaic":
+            inputs, targets = make_mosaic_batch(crops, rng)
+        else:
+            inputs, targets = make_batch(crops, rng)
+        return tuple(inputs), targets
+
+    def held_out(self, held_paths):
+        inputs, targets = (held_out_mosaic_set if self.name == "mosaic" else held_out_set)(held_paths)
+        return list(inputs), targets
+
+
 def score(model, held_inputs, held_targets, batch_size=8):
     """Held-out metrics of a model on the fixed set (composited like the tool does)."""
-    images, known = held_inputs
+    known = held_inputs[1]
     truth = held_targets[..., :3]
     outputs = []
-    for start in range(0, len(images), batch_size):
-        predicted, _ = model([images[start : start + batch_size], known[start : start + batch_size]], training=False)
+    for start in range(0, len(known), batch_size):
+        chunk = [array[start : start + batch_size] for array in held_inputs]
+        predicted, _ = model(chunk, training=False)
         outputs.append(np.asarray(predicted))
     predicted = np.clip(np.concatenate(outputs), 0, 1)
     composite = known * truth + (1 - known) * predicted
@@ -54,7 +80,7 @@ def score(model, held_inputs, held_targets, batch_size=8):
 class _Batches:
     """Endless batches for ``model.fit``; a PyDataset built lazily to keep Keras optional here."""
 
-    def __new__(cls, pool, crop, batch_size, steps, rng):
+    def __new__(cls, pool, crop, batch_size, steps, rng, task):
         keras = _keras()
 
         class Batches(keras.utils.PyDataset):
@@ -68,8 +94,7 @@ class _Batches:
                 if index % 8 == 0:
                     pool.refresh(2)
                 crops = [pool.crop(crop) for _ in range(batch_size)]
-                inputs, targets = make_batch(crops, rng)
-                return tuple(inputs), targets
+                return task.batch(crops, rng)
 
         return Batches()
 
@@ -119,9 +144,12 @@ def train(
     learning_rate=2e-4,
     hours=None,
     restart=False,
+    task="bar",
     log=print,
 ):
     keras = _keras()
+    task = Task(task)
+    model_name = task.name if model_name == "bar" else model_name
     cache = Path(cache) if cache else sources.default_cache()
     models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
     checkpoint_dir = cache / "checkpoints" / model_name
@@ -129,7 +157,7 @@ def train(
     log(f"data: {len(train_paths)} training and {len(held_paths)} held-out real images + procedural pages")
     rng = np.random.default_rng(int(time.time()))
 
-    config = NetworkConfig()
+    config = task.config()
     arrays, card, shipped_score = None, {}, None
     try:
         shipped_config, shipped_arrays, shipped_card = modelfile.load_arrays(model_name, models_dir)
@@ -152,14 +180,13 @@ def train(
     else:
         log(f"resuming from checkpoint at {state['steps']} steps")
 
-    image_input, mask_input = model.inputs
     prediction, _ = model.outputs
-    trainer = keras.Model([image_input, mask_input], prediction)
+    trainer = keras.Model(model.inputs, prediction)
     trainer.compile(optimizer=optimizer, loss=inpainting_loss, jit_compile=False)
 
-    held_inputs, held_targets = held_out_set(held_paths)
+    held_inputs, held_targets = task.held_out(held_paths)
     pool = ImagePool(train_paths, rng)
-    batches = _Batches(pool, crop, batch_size, steps_per_epoch, rng)
+    batches = _Batches(pool, crop, batch_size, steps_per_epoch, rng, task)
     started = time.time()
     best = [state.get("best") or shipped_score]
 
@@ -174,13 +201,14 @@ def train(
             f"blurred {metrics['blurred_hole_psnr']:.2f} dB, L1 {metrics['hole_l1']:.4f}")
         if best[0] is None or metrics["hole_psnr"] > best[0]:
             best[0] = state["best"] = metrics["hole_psnr"]
-            held_out_terms = loss_terms(held_targets[:8], trainer([held_inputs[0][:8], held_inputs[1][:8]], training=False))
+            held_out_terms = loss_terms(held_targets[:8], trainer([a[:8] for a in held_inputs], training=False))
             modelfile.save_weights(model, config, model_name, models_dir, {
                 "training": {
                     "steps": state["steps"], "crop": crop, "batch_size": batch_size,
                     "optimizer": f"Adam lr={learning_rate} clipnorm=1",
                     "loss_weights": WEIGHTS, "last_loss": loss,
                     "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
+                    "task": task.name,
                     "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
                 },
                 "metrics": {"held_out": metrics},
@@ -202,7 +230,7 @@ def _sample_sheet(model, held_inputs, held_targets, path, count=6):
     from PIL import Image
 
     images, known = held_inputs[0][:count], held_inputs[1][:count]
-    predicted, _ = model([images, known], training=False)
+    predicted, _ = model([a[:count] for a in held_inputs], training=False)
     predicted = np.clip(np.asarray(predicted), 0, 1)
     truth = held_targets[:count, ..., :3]
     composite = known * truth + (1 - known) * predicted
