@@ -244,6 +244,15 @@ def _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_con
             & (across_h >= min_contrast * (np.maximum(inner[:, 1:], inner[:, :-1]) + 0.25)))
     ok_v = (flat[1:, :] & flat[:-1, :] & (across_v >= min_step)
             & (across_v >= min_contrast * (np.maximum(inner[1:, :], inner[:-1, :]) + 0.25)))
+    # Blocks that differ from some neighbour at all: a flat block amid equal
+    # ones (plain paper) is the same with or without a mosaic, so it is left out.
+    any_h = np.abs(blocks[:, 1:].mean(axis=(2, 3)) - blocks[:, :-1].mean(axis=(2, 3))) >= 1.0
+    any_v = np.abs(blocks[1:, :].mean(axis=(2, 3)) - blocks[:-1, :].mean(axis=(2, 3))) >= 1.0
+    stepped = np.zeros((rows, cols), bool)
+    stepped[:, 1:] |= any_h
+    stepped[:, :-1] |= any_h
+    stepped[1:, :] |= any_v
+    stepped[:-1, :] |= any_v
     evidence = np.zeros((rows, cols), bool)
     evidence[:, 1:] |= ok_h
     evidence[:, :-1] |= ok_h
@@ -269,7 +278,7 @@ def _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_con
         if min(across, down) < 3 or min(across, down) < 0.25 * max(across, down):
             continue
         member = np.zeros((rows, cols), bool)
-        member[found] = (flat | evidence)[found]
+        member[found] = (evidence | (flat & stepped))[found]
         mask = np.zeros(pixels.shape[:2], bool)
         mask[top : top + rows * size, left : left + cols * size] = np.kron(member, np.ones((size, size), bool))
         accepted.append((mask, int(member.sum())))
