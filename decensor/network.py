@@ -110,14 +110,14 @@ def build_network(config=NetworkConfig()):
     features, feature_mask = MaskedConcatenate(name="join_image")(
         [(features, feature_mask), (image, mask)]
     )
-    # Start near the base fill (or mid-grey without one), not at a wild offset.
+    # Start exactly at the base fill (or mid-grey without one): a zero last
+    # layer, so early training refines a sensible guess instead of undoing noise.
+    corrects_a_guess = config.base_fill or config.prior_channels
     output, output_mask = PartialConv2D(
         3,
         3,
-        kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
-        bias_initializer=keras.initializers.Constant(
-            0.0 if config.base_fill or config.prior_channels else 0.5
-        ),
+        kernel_initializer="zeros" if corrects_a_guess else keras.initializers.RandomNormal(stddev=0.01),
+        bias_initializer=keras.initializers.Constant(0.0 if corrects_a_guess else 0.5),
         name="to_image",
     )([features, feature_mask])
     if config.prior_channels:

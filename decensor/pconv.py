@@ -31,7 +31,10 @@ class PartialConv2D(keras.layers.Layer):
         dilation_rate=1,
         activation=None,
         use_bias=True,
-        kernel_initializer="he_normal",
+        # fan-in scaling without He's factor 2: re-normalised partial
+        # windows already scale up, and with He's factor activations grow ~2x
+        # per layer through the U-Net at initialisation.
+        kernel_initializer="variance_scaling",
         bias_initializer="zeros",
         **kwargs,
     ):
@@ -42,6 +45,8 @@ class PartialConv2D(keras.layers.Layer):
         self.dilation_rate = int(dilation_rate)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
+        if kernel_initializer == "variance_scaling":
+            kernel_initializer = keras.initializers.VarianceScaling(1.0, "fan_in", "truncated_normal")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
