@@ -22,6 +22,9 @@ from .dataset import ImagePool, held_out_mosaic_set, held_out_set, make_batch, m
 from .losses import WEIGHTS, inpainting_loss, loss_terms
 
 
+SHIP_MARGIN_DB = 0.05
+
+
 def _keras():
     import keras
 
@@ -209,7 +212,8 @@ def train(
         state["history"].append(record)
         log(f"step {state['steps']}: loss {loss:.4f}, held-out hole PSNR {metrics['hole_psnr']:.2f} dB, "
             f"blurred {metrics['blurred_hole_psnr']:.2f} dB, L1 {metrics['hole_l1']:.4f}")
-        if best[0] is None or metrics["hole_psnr"] > best[0]:
+        # Ship only a real improvement: epoch-to-epoch noise on 48 crops is ~0.05 dB.
+        if best[0] is None or metrics["hole_psnr"] > best[0] + SHIP_MARGIN_DB:
             best[0] = state["best"] = metrics["hole_psnr"]
             held_out_terms = loss_terms(held_targets[:8], trainer([a[:8] for a in held_inputs], training=False))
             modelfile.save_weights(model, config, model_name, models_dir, {
