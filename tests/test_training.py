@@ -44,9 +44,9 @@ def test_batch_layout_and_loss_is_zero_for_a_perfect_fill():
     assert masked.shape == (4, 64, 64, 3) and known.shape == (4, 64, 64, 1) and target.shape == (4, 64, 64, 4)
     assert np.all(masked[known[..., 0] == 0] == 0)
     terms = {name: float(value) for name, value in loss_terms(target, target[..., :3]).items()}
-    assert set(terms) == {"hole", "valid", "gradient", "contrast", "tv"}
+    assert set(terms) == {"hole", "hole_squared", "valid", "gradient", "contrast", "tv"}
     # A perfect fill costs nothing but the smoothness prior on the true image.
-    assert all(terms[name] < 1e-6 for name in ("hole", "valid", "gradient", "contrast"))
+    assert all(terms[name] < 1e-6 for name in ("hole", "hole_squared", "valid", "gradient", "contrast"))
     assert float(inpainting_loss(target, target[..., :3])) < float(
         inpainting_loss(target, np.full_like(target[..., :3], 0.5)))
 
