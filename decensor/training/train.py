@@ -19,7 +19,7 @@ from ..evaluation import blurred_hole_psnr, hole_l1, hole_psnr
 from ..network import NetworkConfig, build_network
 from . import sources
 from .dataset import ImagePool, held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
-from .losses import WEIGHTS, inpainting_loss, loss_terms
+from .losses import MOSAIC_WEIGHTS, WEIGHTS, inpainting_loss, loss_terms, mosaic_loss
 
 
 SHIP_MARGIN_DB = 0.05
@@ -50,6 +50,14 @@ class Task:
         else:
             inputs, targets = make_batch(crops, rng)
         return tuple(inputs), targets
+
+    @property
+    def loss(self):
+        return mosaic_loss if self.name == "mosaic" else inpainting_loss
+
+    @property
+    def weights(self):
+        return MOSAIC_WEIGHTS if self.name == "mosaic" else WEIGHTS
 
     def held_out(self, held_paths):
         inputs, targets = (held_out_mosaic_set if self.name == "mosaic" else held_out_set)(held_paths)
@@ -185,7 +193,7 @@ def train(
 
     prediction, _ = model.outputs
     trainer = keras.Model(model.inputs, prediction)
-    trainer.compile(optimizer=optimizer, loss=inpainting_loss, jit_compile=False)
+    trainer.compile(optimizer=optimizer, loss=task.loss, jit_compile=False)
 
     held_inputs, held_targets = task.held_out(held_paths)
     if shipped_score is not None:
@@ -224,7 +232,7 @@ def train(
                 "training": {
                     "steps": state["steps"], "crop": crop, "batch_size": batch_size,
                     "optimizer": f"Adam lr={learning_rate} clipnorm=1",
-                    "loss_weights": WEIGHTS, "last_loss": loss,
+                    "loss_weights": task.weights, "last_loss": loss,
                     "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
                     "task": task.name,
                     "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
