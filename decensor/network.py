@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import keras
 
-from .basefill import AllValid, LeadingChannels, PushPullFill
+from .basefill import AllValid, GatedCorrection, LeadingChannels, PushPullFill
 from .pconv import MaskedConcatenate, PartialConv2D
 
 
@@ -36,6 +36,8 @@ class NetworkConfig:
     # (mosaic: the block means, bicubic, and the block size); its first three
     # channels are the first guess the network corrects, instead of push-pull.
     prior_channels: int = 0
+    # Correct the guess through a learned gate that starts almost shut.
+    gated: bool = True
     name: str = field(default="pconv_unet")
 
     @property
@@ -57,6 +59,7 @@ class NetworkConfig:
             extra_deep_convs=int(data.get("extra_deep_convs", 0)),
             base_fill=bool(data.get("base_fill", False)),
             prior_channels=int(data.get("prior_channels", 0)),
+            gated=bool(data.get("gated", False)),
             name=data.get("name", "pconv_unet"),
         )
 
@@ -112,18 +115,24 @@ def build_network(config=NetworkConfig()):
     )
     # Start exactly at the base fill (or mid-grey without one): a zero last
     # layer, so early training refines a sensible guess instead of undoing noise.
-    corrects_a_guess = config.base_fill or config.prior_channels
+    corrects_a_guess = bool(config.base_fill or config.prior_channels)
+    gated = corrects_a_guess and config.gated
     output, output_mask = PartialConv2D(
+        4 if gated else 3,
         3,
-        3,
-        kernel_initializer="zeros" if corrects_a_guess else keras.initializers.RandomNormal(stddev=0.01),
+        # A shut gate hides a small random start; without a gate, start at zero.
+        kernel_initializer="zeros" if corrects_a_guess and not gated
+        else keras.initializers.RandomNormal(stddev=0.01),
         bias_initializer=keras.initializers.Constant(0.0 if corrects_a_guess else 0.5),
         name="to_image",
     )([features, feature_mask])
-    if config.prior_channels:
-        base = LeadingChannels(3, name="prior_guess")(prior)
-        output = keras.layers.Add(name="refined")([base, output])
-    elif config.base_fill:
-        base = PushPullFill(levels=len(config.widths) - 1, name="base_fill")([image, mask])
-        output = keras.layers.Add(name="refined")([base, output])
+    if corrects_a_guess:
+        if config.prior_channels:
+            base = LeadingChannels(3, name="prior_guess")(prior)
+        else:
+            base = PushPullFill(levels=len(config.widths) - 1, name="base_fill")([image, mask])
+        if gated:
+            output = GatedCorrection(name="refined")([base, output])
+        else:
+            output = keras.layers.Add(name="refined")([base, output])
     return keras.Model(inputs=inputs, outputs=[output, output_mask], name=config.name)
