@@ -75,3 +75,13 @@ def test_mosaic_batch_layout():
     assert hole.any() and np.all(image[hole] == 0)
     # The block-size channel marks the mosaic region only.
     assert np.all(prior[..., 3][~hole] == 0) and np.all(prior[..., 3][hole] > 0)
+
+
+def test_hole_psnr_is_capped_at_eight_bit_precision():
+    from decensor.evaluation import hole_psnr
+
+    truth = np.full((8, 8, 3), 0.5)
+    hole = np.ones((8, 8), bool)
+    exact = hole_psnr(truth, truth, hole)
+    assert 58 < exact < 60
+    assert hole_psnr(truth + 0.1, truth, hole) == pytest.approx(20.0, abs=0.01)

@@ -73,7 +73,8 @@ def score(model, held_inputs, held_targets, batch_size=8):
         chunk = [array[start : start + batch_size] for array in held_inputs]
         predicted, _ = model(chunk, training=False)
         outputs.append(np.asarray(predicted))
-    predicted = np.clip(np.concatenate(outputs), 0, 1)
+    # Scored as the tool writes it: 8-bit.
+    predicted = np.round(np.clip(np.concatenate(outputs), 0, 1) * 255) / 255
     composite = known * truth + (1 - known) * predicted
     holes = known[..., 0] < 0.5
     rows = [
