@@ -18,9 +18,9 @@ from .batch import (EXIT_USAGE, UsageError, collect_jobs, run_jobs, summarise,
 from .engine import NoMarkedRegion, PaintSettings
 
 
-def find_mask_file(masks_dir, source):
-    """The mask for ``source`` in ``masks_dir``: same stem, any image extension."""
-    for candidate in sorted(Path(masks_dir).glob(f"{source.stem}.*")):
+def find_by_stem(folder, source):
+    """The image in ``folder`` with ``source``'s stem, any image extension (masks, originals)."""
+    for candidate in sorted(Path(folder).glob(f"{source.stem}.*")):
         if candidate.suffix.lower() in images.IMAGE_SUFFIXES:
             return candidate
     return None
@@ -28,6 +28,8 @@ def find_mask_file(masks_dir, source):
 
 class BarProcessor:
     """Turns one job into a filled picture; the model is loaded on first use."""
+
+    model_name = "bar"
 
     def __init__(self, paint, masks_dir=None, models_dir=None, copy_unmarked=False,
                  max_pixels=images.MAX_PIXELS):
@@ -43,12 +45,12 @@ class BarProcessor:
         if self._engine is None:
             from .engine import Decensor
 
-            self._engine = Decensor(models_dir=self.models_dir, paint=self.paint)
+            self._engine = Decensor(model_name=self.model_name, models_dir=self.models_dir, paint=self.paint)
         return self._engine
 
     def hole_for(self, job, picture):
         if self.masks_dir is not None:
-            mask_file = find_mask_file(self.masks_dir, job.source)
+            mask_file = find_by_stem(self.masks_dir, job.source)
             if mask_file is None:
                 raise masks.MaskError(f"no mask named {job.source.stem}.* in {self.masks_dir}")
             return masks.load_mask_file(mask_file, picture.size, picture.orientation)
@@ -81,18 +83,14 @@ class MosaicProcessor(BarProcessor):
         self.save_masks = save_masks
 
     @property
-    def engine(self):
+    def model_name(self):
         """The mosaic model when one is shipped, else the bar model (see restore_mosaic_rgb)."""
-        if self._engine is None:
-            from .engine import Decensor
-            from .modelfile import model_paths
+        from .modelfile import model_paths
 
-            name = "mosaic" if model_paths("mosaic", self.models_dir)[1].exists() else "bar"
-            self._engine = Decensor(model_name=name, models_dir=self.models_dir, paint=self.paint)
-        return self._engine
+        return "mosaic" if model_paths("mosaic", self.models_dir)[1].exists() else "bar"
 
     def _original_for(self, job, marked):
-        original_file = find_mask_file(self.originals_dir, job.source)
+        original_file = find_by_stem(self.originals_dir, job.source)
         if original_file is None:
             raise masks.MaskError(f"no original named {job.source.stem}.* in {self.originals_dir}")
         original = images.open_picture(original_file, self.max_pixels)
@@ -118,7 +116,7 @@ class MosaicProcessor(BarProcessor):
         from .batch import write_atomically
 
         target = Path(self.save_masks) / f"{job.source.stem}.png"
-        mask_picture = images.picture_from_pil(Image.fromarray(found.astype(np.uint8) * 255, "L"))
+        mask_picture = images.picture_from_pil(Image.fromarray(found.astype(np.uint8) * 255))
         write_atomically(mask_picture, target, "PNG")
 
     def __call__(self, job):
