@@ -361,7 +361,8 @@ def save_picture(picture, target, image_format):
     if image_format == "JPEG":
         if image.mode not in {"L", "RGB", "CMYK"}:
             image = image.convert("RGB")
-        options.setdefault("quality", 95) if "qtables" not in options else None
+        if "qtables" not in options:
+            options.setdefault("quality", 95)
     elif image_format == "PNG" and image.mode == "CMYK":
         image = image.convert("RGB")
         options.pop("icc_profile", None)

@@ -57,7 +57,10 @@ def _licence_lines(tree, package):
         return []
     text = copyright_file.read_text(errors="replace")
     found = sorted(set(m.strip() for m in re.findall(r"^License:\s*(.+)$", text, re.M)))
-    return found or [text.strip().splitlines()[0][:200]] if text.strip() else found
+    if found or not text.strip():
+        return found
+    # Not machine-readable: keep the first line, which usually names the terms.
+    return [text.strip().splitlines()[0][:200]]
 
 
 def _render(path):
@@ -162,7 +165,8 @@ def fetch(cache=None, packages=None, log=print):
             log(f"{package}: skipped ({error})")
             continue
         manifest_path.write_text(json.dumps(manifest, indent=1))
-    shutil.rmtree(cache / "debs", ignore_errors=True) if os.environ.get("DECENSOR_DROP_DEBS") else None
+    if os.environ.get("DECENSOR_DROP_DEBS"):
+        shutil.rmtree(cache / "debs", ignore_errors=True)
     return manifest
 
 
