@@ -59,8 +59,21 @@ def _licence_lines(tree, package):
     found = sorted(set(m.strip() for m in re.findall(r"^License:\s*(.+)$", text, re.M)))
     if found or not text.strip():
         return found
-    # Not machine-readable: keep the first line, which usually names the terms.
-    return [text.strip().splitlines()[0][:200]]
+    # Not machine-readable (old-style copyright file): name the licences it mentions.
+    mentioned = [name for name, pattern in _LICENCE_WORDS if re.search(pattern, text, re.I)]
+    return mentioned or ["see the package's copyright file"]
+
+
+_LICENCE_WORDS = (
+    ("public-domain", r"public\s+domain"),
+    ("CC0", r"\bCC0\b|creative\s+commons\s+zero"),
+    ("CC-BY-SA", r"\bCC[- ]BY[- ]SA\b|attribution[- ]share\s*alike"),
+    ("CC-BY", r"\bCC[- ]BY\b(?![- ]SA)"),
+    ("GPL", r"\bGPL\b|general\s+public\s+license"),
+    ("LGPL", r"\bLGPL\b|lesser\s+general"),
+    ("BSD", r"\bBSD\b"),
+    ("MIT/Expat", r"\bMIT\b|\bexpat\b"),
+)
 
 
 def _render(path):
