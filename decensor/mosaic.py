@@ -9,8 +9,10 @@ Detection rule (``find_mosaic``): candidate grids come from windows across
 the page; on each, neighbouring blocks that are both flat inside (standard
 deviation below ``flat_std``, tolerant of JPEG noise) with a clear step right
 on the grid line between them (>= ``min_step`` grey levels and >=
-``min_contrast`` times the steps inside the blocks) are evidence. A region
-needs ``min_blocks`` evidence blocks and two blocks' extent each way. Flat
+``min_contrast`` times the steps inside the blocks) form a stepping pair;
+a block in two or more such pairs is evidence (a flat block of the art next
+to a mosaic's edge steps only towards the mosaic). A region needs
+``min_blocks`` evidence blocks and two blocks' extent each way. Flat
 colour has flat blocks but no steps, screentone has no flat blocks, a smooth
 gradient steps inside blocks as much as across lines, and JPEG's own 8x8
 blocking steps only faintly.
@@ -181,8 +183,8 @@ def _steps_between_blocks(means):
 def find_mosaic(
     image,
     flat_std=6.0,
-    min_blocks=6,
-    min_step=4.0,
+    min_blocks=4,
+    min_step=2.0,
     min_contrast=4.0,
     window=96,
 ):
@@ -253,11 +255,14 @@ def _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_con
     stepped[:, :-1] |= any_h
     stepped[1:, :] |= any_v
     stepped[:-1, :] |= any_v
-    evidence = np.zeros((rows, cols), bool)
-    evidence[:, 1:] |= ok_h
-    evidence[:, :-1] |= ok_h
-    evidence[1:, :] |= ok_v
-    evidence[:-1, :] |= ok_v
+    pairs = np.zeros((rows, cols), np.int8)
+    pairs[:, 1:] += ok_h
+    pairs[:, :-1] += ok_h
+    pairs[1:, :] += ok_v
+    pairs[:-1, :] += ok_v
+    # A mosaic block steps to most of its neighbours; a flat block of the art
+    # next to a mosaic's edge steps only towards the mosaic and stays outside.
+    evidence = pairs >= 2
     # Bridge gaps of up to two blocks (plain paper under the mosaic), then take
     # each group's bounding rectangle of flat blocks: mosaics are laid as
     # rectangles or painted shapes, and their plain-paper blocks show no steps.
