@@ -77,6 +77,19 @@ def make_samples():
     colour_rgb = np.clip(colour[..., None] * tint, 0, 255).astype(np.uint8)
     painted = paint_bars(colour_rgb, [(200, 150, 420, 190, 0), (80, 330, 260, 360, 30)])
     Image.fromarray(painted).save(target / "sample_colour.jpg", quality=88)
+    # A mosaic page: the original (with the mosaic) and a copy with the mosaic painted green.
+    from decensor.mosaic import Grid, pixelate
+
+    originals = ROOT / "decensor_input_original"
+    originals.mkdir(exist_ok=True)
+    page = np.repeat(tiled_page(512, 512, seed=31)[..., None], 3, -1)
+    region = np.zeros(page.shape[:2], bool)
+    region[150:330, 120:380] = True
+    mosaicked, mask = pixelate(page, Grid(12, 6, 0), region)
+    Image.fromarray(mosaicked).save(originals / "sample_mosaic.png", optimize=True)
+    marked = mosaicked.copy()
+    marked[mask] = (0, 255, 0)
+    Image.fromarray(marked).save(target / "sample_mosaic.png", optimize=True)
 
 
 if __name__ == "__main__":
