@@ -11,7 +11,7 @@ Metrics: hole PSNR, blurred-hole PSNR (Gaussian sigma 1.5), hole L1 and
 whole-image SSIM. Writes the "quality" section of benchmarks/RESULTS.md and a
 contact sheet of procedural pages (input, each method, truth).
 
-    pip install -e ".[train]" pypatchmatch
+    pip install -e ".[train]"
     python benchmarks/quality.py [--per-cell 12] [--models DIR]
 """
 
