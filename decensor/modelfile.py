@@ -123,8 +123,12 @@ def card_markdown(card):
     return "\n".join(lines)
 
 
-def load_arrays(name=DEFAULT_MODEL, models_dir=None, verify=True):
-    """Return ``(config, {weight path: float32 array}, card)`` after checking the sha256."""
+def check_model(name=DEFAULT_MODEL, models_dir=None):
+    """Raise ModelFileError unless the card is readable and the weights match its sha256.
+
+    Cheap enough to run before a batch starts, so a broken install fails once,
+    clearly, instead of on every page.
+    """
     weights_path, _ = model_paths(name, models_dir)
     card = read_card(name, models_dir)
     if not weights_path.exists():
@@ -132,14 +136,20 @@ def load_arrays(name=DEFAULT_MODEL, models_dir=None, verify=True):
             f"model weights {weights_path} are missing: restore the models/ folder "
             "(git checkout models/, or reinstall decensor)"
         )
-    if verify:
-        actual = sha256_of(weights_path)
-        if actual != card.get("sha256"):
-            raise ModelFileError(
-                f"model weights {weights_path} are damaged (sha256 {actual[:12]}… does "
-                f"not match the card's {str(card.get('sha256'))[:12]}…): restore them "
-                "with git checkout models/ or reinstall decensor"
-            )
+    actual = sha256_of(weights_path)
+    if actual != card.get("sha256"):
+        raise ModelFileError(
+            f"model weights {weights_path} are damaged (sha256 {actual[:12]}… does "
+            f"not match the card's {str(card.get('sha256'))[:12]}…): restore them "
+            "with git checkout models/ or reinstall decensor"
+        )
+    return card
+
+
+def load_arrays(name=DEFAULT_MODEL, models_dir=None, verify=True):
+    """Return ``(config, {weight path: float32 array}, card)`` after checking the sha256."""
+    weights_path, _ = model_paths(name, models_dir)
+    card = check_model(name, models_dir) if verify else read_card(name, models_dir)
     try:
         with np.load(weights_path, allow_pickle=False) as archive:
             arrays = {key: archive[key].astype(np.float32) for key in archive.files}

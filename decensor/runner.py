@@ -191,10 +191,10 @@ def run_command(name, processor, inputs, output_dir, recursive, overwrite, repor
         echo(f"error: no images found in {', '.join(map(str, inputs))}")
         return EXIT_USAGE
     if any(not job.output.exists() or overwrite for job in jobs):
-        from .modelfile import ModelFileError, load_arrays
+        from .modelfile import ModelFileError, check_model
 
         try:
-            load_arrays(models_dir=models_dir)
+            check_model(models_dir=models_dir)
         except ModelFileError as error:
             echo(f"error: {error}")
             return EXIT_USAGE
