@@ -170,14 +170,11 @@ def block_means(image, grid):
 def mosaic_blocks(image, grid, flat_std=6.0):
     """Boolean (rows, cols): which grid blocks are flat inside (in grey, where JPEG is least noisy)."""
     blocks, _ = _block_view(_as_float_gray(image), grid)
-    return blocks.std(axis=(2, 3)) <= flat_std
+    return _flat(blocks, flat_std)
 
 
-def _steps_between_blocks(means):
-    """Largest channel step between horizontally and vertically neighbouring block means."""
-    horizontal = np.abs(np.diff(means, axis=1)).max(axis=-1)
-    vertical = np.abs(np.diff(means, axis=0)).max(axis=-1)
-    return horizontal, vertical
+def _flat(gray_blocks, flat_std):
+    return gray_blocks.std(axis=(2, 3)) <= flat_std
 
 
 def find_mosaic(
@@ -215,7 +212,7 @@ def find_mosaic(
     regions = []
     # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
     for grid in sorted(votes, key=lambda g: (-g.size, -votes[g])):
-        for mask, _ in _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_contrast):
+        for mask, _ in _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
             if (mask & found).sum() > 0.5 * mask.sum():
                 continue  # already found on a finer or coarser version of this grid
             mask &= ~found
@@ -224,7 +221,7 @@ def find_mosaic(
     return found, regions
 
 
-def _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_contrast):
+def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
     """Mosaic regions on one grid, as [(pixel mask, block count)].
 
     Evidence is a pair of neighbouring blocks, both flat inside, with a real
@@ -235,11 +232,12 @@ def _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_con
     has flat blocks without steps) and filled.
     """
     size = grid.size
-    flat = mosaic_blocks(pixels, grid, flat_std)
+    # One block view of the page's grey serves every per-block measure below.
     blocks, (top, left, rows, cols) = _block_view(gray, grid)
     if rows < 2 or cols < 2:
         return []
-    inner = _inner_steps(gray, grid)
+    flat = _flat(blocks, flat_std)
+    inner = _inner_steps(blocks)
     across_h = np.abs(blocks[:, 1:, :, 0] - blocks[:, :-1, :, -1]).mean(axis=-1)
     across_v = np.abs(blocks[1:, :, 0, :] - blocks[:-1, :, -1, :]).mean(axis=-1)
     ok_h = (flat[:, 1:] & flat[:, :-1] & (across_h >= min_step)
@@ -284,15 +282,14 @@ def _regions_on_grid(pixels, gray, grid, flat_std, min_blocks, min_step, min_con
             continue
         member = np.zeros((rows, cols), bool)
         member[found] = (evidence | (flat & stepped))[found]
-        mask = np.zeros(pixels.shape[:2], bool)
+        mask = np.zeros(gray.shape, bool)
         mask[top : top + rows * size, left : left + cols * size] = np.kron(member, np.ones((size, size), bool))
         accepted.append((mask, int(member.sum())))
     return accepted
 
 
-def _inner_steps(gray, grid):
+def _inner_steps(blocks):
     """Mean absolute neighbour step inside each block (grid lines excluded)."""
-    blocks, _ = _block_view(gray, grid)
     horizontal = np.abs(np.diff(blocks, axis=3)).mean(axis=(2, 3))
     vertical = np.abs(np.diff(blocks, axis=2)).mean(axis=(2, 3))
     return (horizontal + vertical) / 2
