@@ -96,29 +96,29 @@ def _save_options_for(image):
     return options
 
 
-def _png_bit_depth(path_or_file):
-    """Bit depth from a PNG's IHDR (Pillow hides that it drops 16-bit colour to 8)."""
+def _file_head(path_or_file, count):
+    """The first ``count`` bytes of a path or an open binary file (left where it was)."""
     try:
         if hasattr(path_or_file, "read"):
             position = path_or_file.tell()
             path_or_file.seek(0)
-            head = path_or_file.read(26)
+            head = path_or_file.read(count)
             path_or_file.seek(position)
-        else:
-            with open(path_or_file, "rb") as handle:
-                head = handle.read(26)
-    except (OSError, ValueError):
-        return None
+            return head
+        with open(path_or_file, "rb") as handle:
+            return handle.read(count)
+    except (OSError, ValueError, TypeError):
+        return b""
+
+
+def _png_bit_depth(path_or_file):
+    """Bit depth from a PNG's IHDR (Pillow hides that it drops 16-bit colour to 8)."""
+    head = _file_head(path_or_file, 26)
     return head[24] if len(head) >= 26 and head[12:16] == b"IHDR" else None
 
 
 def _webp_is_lossless(path_or_file):
-    try:
-        with open(path_or_file, "rb") as handle:
-            head = handle.read(64)
-    except (OSError, TypeError):
-        return False
-    return b"VP8L" in head
+    return b"VP8L" in _file_head(path_or_file, 64)
 
 
 def picture_from_pil(image):

@@ -145,3 +145,10 @@ def test_sixteen_bit_colour_png_is_refused_not_truncated(tmp_path):
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
     with pytest.raises(images.ImageFormatError, match="16-bit colour PNG"):
         images.open_picture(path)
+
+
+def test_lossless_webp_is_recognised_from_an_open_file_too():
+    buffer = io.BytesIO()
+    Image.fromarray(drawing()).save(buffer, "WEBP", lossless=True)
+    buffer.seek(0)
+    assert images.open_picture(buffer).save_options["lossless"] is True
