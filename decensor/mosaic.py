@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 MIN_BLOCK = 4
+RIM_RINGING = 0.12
 MAX_BLOCK = 48
 
 
@@ -183,33 +184,19 @@ def find_mosaic(
     min_blocks=4,
     min_step=2.0,
     min_contrast=4.0,
-    window=96,
+    window=128,
 ):
     """Find mosaic regions on a page with no marks.
 
-    The grid is estimated in overlapping windows (a page may carry several
-    mosaics of different block sizes, and the page's own lines would drown a
-    whole-page estimate); every grid that some window votes for is then
-    checked over the whole page. Returns ``(mask, regions)``: a boolean pixel
-    mask and a list of ``(grid, region mask)`` per accepted region.
+    Candidate grids come from :func:`candidate_grids` (a page may carry
+    several mosaics of different block sizes and offsets); each is then
+    checked block by block over the whole page. Returns ``(mask, regions)``:
+    a boolean pixel mask and a list of ``(grid, region mask)`` per accepted region.
     """
-    pixels = np.asarray(image)
-    gray = _as_float_gray(pixels)
-    height, width = gray.shape
-    votes = {}
-    stride = window // 2
-    for top in range(0, max(height - window, 0) + 1, stride):
-        for left in range(0, max(width - window, 0) + 1, stride):
-            patch = gray[top : top + window, left : left + window]
-            if patch.std() < 1.0:
-                continue  # flat paper: nothing to see
-            grid = estimate_grid(patch, sizes=range(MIN_BLOCK, min(MAX_BLOCK, window // 2) + 1))
-            if grid is None:
-                continue
-            grid = Grid(grid.size, (grid.offset_y + top) % grid.size, (grid.offset_x + left) % grid.size)
-            votes[grid] = votes.get(grid, 0) + 1
+    gray = _as_float_gray(np.asarray(image))
     found = np.zeros(gray.shape, bool)
     regions = []
+    votes = candidate_grids(gray, flat_std=flat_std, window=window)
     # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
     for grid in sorted(votes, key=lambda g: (-g.size, -votes[g])):
         for mask, _ in _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
@@ -219,6 +206,65 @@ def find_mosaic(
             found |= mask
             regions.append((grid, mask))
     return found, regions
+
+
+def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, window=128, min_count=3):
+    """Grids worth checking, as {grid: votes}.
+
+    For a block size ``s``, a box of s x s pixels placed exactly on a mosaic
+    block is flat, while the same box moved half a block right or down
+    straddles two blocks and is not. Boxes that pass both tests are counted by
+    their position modulo ``s`` in every ``window``: a mosaic piles its count
+    onto one phase (its grid offset); flat paper passes nowhere, screentone
+    and gradients are never flat, and the corners of flat shapes scatter over
+    all phases. Box statistics for every position come from summed-area tables,
+    so this costs a few passes over the page per block size.
+    """
+    gray = np.asarray(gray, np.float64)
+    height, width = gray.shape
+    table = _summed_area(gray)
+    squares = _summed_area(gray * gray)
+    votes = {}
+    for size in sizes:
+        if 2 * size > min(height, width):
+            break
+        std = _box_std(table, squares, size)
+        half = size // 2
+        rows, cols = std.shape[0] - half, std.shape[1] - half
+        on_block = std[:rows, :cols]
+        straddling = np.minimum(std[:rows, half:], std[half:, :cols])
+        passes = (on_block <= flat_std) & (straddling >= np.maximum(2.0, 2 * on_block + 1))
+        for top in range(0, max(rows - window, 0) + 1, window // 2):
+            for left in range(0, max(cols - window, 0) + 1, window // 2):
+                part = passes[top : top + window, left : left + window]
+                tall, wide = (part.shape[0] // size) * size, (part.shape[1] // size) * size
+                if not tall or not wide:
+                    continue
+                per_phase = part[:tall, :wide].reshape(tall // size, size, wide // size, size).sum(axis=(0, 2))
+                best = int(per_phase.max())
+                rest = (per_phase.sum() - best) / (size * size - 1)
+                if best < min_count or best < 4 * rest + 1:
+                    continue
+                phase_y, phase_x = np.unravel_index(int(per_phase.argmax()), per_phase.shape)
+                grid = Grid(size, int(top + phase_y) % size, int(left + phase_x) % size)
+                votes[grid] = votes.get(grid, 0) + best
+    return votes
+
+
+def _summed_area(values):
+    table = np.zeros((values.shape[0] + 1, values.shape[1] + 1), np.float64)
+    table[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
+    return table
+
+
+def _box_std(table, squares, size):
+    """Standard deviation of every size x size box, indexed by its top-left pixel."""
+    def box_sum(t):
+        return t[size:, size:] - t[:-size, size:] - t[size:, :-size] + t[:-size, :-size]
+
+    count = size * size
+    mean = box_sum(table) / count
+    return np.sqrt(np.maximum(box_sum(squares) / count - mean * mean, 0.0))
 
 
 def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
@@ -244,15 +290,10 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
             & (across_h >= min_contrast * (np.maximum(inner[:, 1:], inner[:, :-1]) + 0.25)))
     ok_v = (flat[1:, :] & flat[:-1, :] & (across_v >= min_step)
             & (across_v >= min_contrast * (np.maximum(inner[1:, :], inner[:-1, :]) + 0.25)))
-    # Blocks that differ from some neighbour at all: a flat block amid equal
-    # ones (plain paper) is the same with or without a mosaic, so it is left out.
-    any_h = np.abs(blocks[:, 1:].mean(axis=(2, 3)) - blocks[:, :-1].mean(axis=(2, 3))) >= 1.0
-    any_v = np.abs(blocks[1:, :].mean(axis=(2, 3)) - blocks[:-1, :].mean(axis=(2, 3))) >= 1.0
-    stepped = np.zeros((rows, cols), bool)
-    stepped[:, 1:] |= any_h
-    stepped[:, :-1] |= any_h
-    stepped[1:, :] |= any_v
-    stepped[:-1, :] |= any_v
+    # Neighbouring blocks of one colour, for growing a region into patches.
+    means = blocks.mean(axis=(2, 3))
+    same_h = flat[:, 1:] & flat[:, :-1] & (np.abs(np.diff(means, axis=1)) < 2.5)
+    same_v = flat[1:, :] & flat[:-1, :] & (np.abs(np.diff(means, axis=0)) < 2.5)
     pairs = np.zeros((rows, cols), np.int8)
     pairs[:, 1:] += ok_h
     pairs[:, :-1] += ok_h
@@ -264,28 +305,108 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
     # Bridge gaps of up to two blocks (plain paper under the mosaic), then take
     # each group's bounding rectangle of flat blocks: mosaics are laid as
     # rectangles or painted shapes, and their plain-paper blocks show no steps.
-    closed = ndimage.binary_closing(evidence, structure=np.ones((5, 5), bool), border_value=0) | evidence
+    # Padded first: closing erodes from the array's edge and would drop the
+    # blocks along the page border.
+    padded = np.pad(evidence, 2)
+    closed = ndimage.binary_closing(padded, structure=np.ones((5, 5), bool))[2:-2, 2:-2] | evidence
     labels, count = ndimage.label(closed, structure=np.ones((3, 3), bool))
-    accepted = []
+    components = []
     for label, found in enumerate(ndimage.find_objects(labels), start=1):
         inside = labels == label
         strength = int((inside & evidence).sum())
         height = found[0].stop - found[0].start
         width = found[1].stop - found[1].start
-        if strength < min_blocks or height < 2 or width < 2:
-            continue
         # A mosaic steps both ways; an edge of the art that happens to lie on
         # a grid line steps one way only.
         across = int((ok_h & inside[:, 1:] & inside[:, :-1]).sum())
         down = int((ok_v & inside[1:, :] & inside[:-1, :]).sum())
-        if min(across, down) < 3 or min(across, down) < 0.25 * max(across, down):
-            continue
-        member = np.zeros((rows, cols), bool)
-        member[found] = (evidence | (flat & stepped))[found]
+        firm = (strength >= min_blocks and height >= 2 and width >= 2
+                and min(across, down) >= 3 and min(across, down) >= 0.25 * max(across, down))
+        components.append((firm, strength, found))
+    if not any(firm for firm, _, _ in components):
+        return []
+    # Once one region proves the grid, other pieces on exactly that grid (a
+    # blob mosaic falls apart into several) need far less evidence: art
+    # rarely lines up with a proven grid.
+    member = np.zeros((rows, cols), bool)
+    for firm, strength, found in components:
+        if firm or strength >= 1:
+            # Inside the region, a flat block with one real step to a flat
+            # neighbour belongs too (plain paper under the mosaic steps nowhere).
+            member[found] |= (evidence | (flat & (pairs >= 1)))[found]
+    # JPEG rings inside a block next to a strong step (a mosaic's rim next
+    # to busy art): for growing, flat is judged against the block's steps.
+    neighbour_step = np.zeros((rows, cols), np.float32)
+    mean_step_h = np.abs(np.diff(means, axis=1))
+    mean_step_v = np.abs(np.diff(means, axis=0))
+    neighbour_step[:, 1:] = np.maximum(neighbour_step[:, 1:], mean_step_h)
+    neighbour_step[:, :-1] = np.maximum(neighbour_step[:, :-1], mean_step_h)
+    neighbour_step[1:, :] = np.maximum(neighbour_step[1:, :], mean_step_v)
+    neighbour_step[:-1, :] = np.maximum(neighbour_step[:-1, :], mean_step_v)
+    flat_for_rim = flat | (blocks.std(axis=(2, 3)) <= RIM_RINGING * neighbour_step)
+    member = _grow(member, flat_for_rim, same_h, same_v, across_h, across_v)
+    labels, count = ndimage.label(member)
+    accepted = []
+    for label in range(1, count + 1):
+        piece = labels == label
         mask = np.zeros(gray.shape, bool)
-        mask[top : top + rows * size, left : left + cols * size] = np.kron(member, np.ones((size, size), bool))
-        accepted.append((mask, int(member.sum())))
+        mask[top : top + rows * size, left : left + cols * size] = np.kron(piece, np.ones((size, size), bool))
+        accepted.append((mask, int(piece.sum())))
     return accepted
+
+
+def _grow(member, flat, same_h, same_v, across_h, across_v, min_step=1.5, rounds=16):
+    """Extend a found region into the flat patches next to it whose edges fall on grid lines.
+
+    A patch is a group of touching flat blocks of one colour: a single
+    mosaic block, or several blocks of a mosaic over an even texture
+    (hatching, a tone) that averaged to one grey. What gives a mosaic patch
+    away is that everything around it steps exactly at the grid lines; flat
+    art (paper, a filled shape) meets its lines anywhere, so its edges seldom
+    pass. A patch bigger than the region it joins is never taken, so paper
+    cannot flood in.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows, cols = member.shape
+    index = np.arange(rows * cols).reshape(rows, cols)
+    link_h = same_h & flat[:, 1:] & flat[:, :-1]
+    link_v = same_v & flat[1:, :] & flat[:-1, :]
+    starts = np.concatenate([index[:, :-1][link_h], index[:-1, :][link_v]])
+    ends = np.concatenate([index[:, 1:][link_h], index[1:, :][link_v]])
+    graph = coo_matrix((np.ones(len(starts)), (starts, ends)), shape=(rows * cols, rows * cols))
+    _, patches = connected_components(graph, directed=False)
+    patches = patches.reshape(rows, cols)
+    member = member.copy()
+    rejected = set()
+    for _ in range(rounds):
+        free = flat & ~member
+        touching = np.zeros_like(member)
+        touching[:, 1:] |= member[:, :-1]
+        touching[:, :-1] |= member[:, 1:]
+        touching[1:, :] |= member[:-1, :]
+        touching[:-1, :] |= member[1:, :]
+        added = False
+        for label in np.unique(patches[touching & free]):
+            if label in rejected:
+                continue
+            patch = (patches == label) & free
+            if patch.sum() > member.sum():
+                rejected.add(label)
+                continue
+            outside = ~patch & ~member
+            steps = np.concatenate([
+                across_h[patch[:, :-1] & outside[:, 1:]], across_h[patch[:, 1:] & outside[:, :-1]],
+                across_v[patch[:-1, :] & outside[1:, :]], across_v[patch[1:, :] & outside[:-1, :]],
+            ])
+            if len(steps) and (steps >= min_step).mean() < 0.75:
+                continue  # may pass later, once its neighbours have joined
+            member |= patch
+            added = True
+        if not added:
+            break
+    return member
 
 
 def _inner_steps(blocks):

@@ -65,6 +65,68 @@ def test_rectangular_mosaic_is_found_without_marks():
     assert hit / found.sum() >= 0.9 and hit / truth.sum() >= 0.8
 
 
+def test_candidate_grids_vote_for_the_mosaic_grid():
+    from decensor.mosaic import candidate_grids
+
+    region = np.zeros((384, 384), bool)
+    region[40:200, 150:330] = True
+    grid = Grid(11, 4, 9)
+    mosaicked, _ = pixelate(_page(8), grid, region)
+    votes = candidate_grids(mosaicked.mean(axis=-1))
+    assert max(votes, key=votes.get) == grid
+
+
+def test_mosaic_touching_the_page_edge_is_found_to_the_edge():
+    region = np.zeros((384, 384), bool)
+    region[:, 240:] = True  # down the whole right side
+    grid = Grid(12, 0, 0)
+    mosaicked, truth = pixelate(_page(9), grid, region)
+    found, regions = find_mosaic(mosaicked)
+    assert regions
+    assert (found & truth).sum() / truth.sum() >= 0.95
+    assert found[-12:, -12:].all() and found[:12, -12:].all()
+
+
+def test_mosaic_over_an_even_texture_is_found_whole():
+    # Diagonal hatching averages to one grey in every block: no steps inside
+    # that part of the mosaic, only its grid-aligned edge against the texture.
+    page = _page(10).copy()
+    yy, xx = np.mgrid[:384, :384]
+    hatching = np.where((yy + xx) % 6 < 2, 0, 255).astype(np.uint8)
+    page[:, 192:] = hatching[:, 192:, None]
+    region = np.zeros((384, 384), bool)
+    region[96:288, 96:320] = True
+    grid = Grid(16, 0, 0)
+    mosaicked, truth = pixelate(page, grid, region)
+    found, _ = find_mosaic(mosaicked)
+    textured = truth.copy()
+    textured[:, :208] = False
+    assert (found & textured).sum() / textured.sum() >= 0.95
+    assert (found & ~truth).sum() <= 16 * 16 * 2
+
+
+def test_blob_mosaic_over_art_is_found_without_the_paper_around_it():
+    from decensor.training.holes import hole_mask
+
+    rng = np.random.default_rng(4)
+    page = _page(11)
+    region = hole_mask((384, 384), rng, "blobs", (0.1, 0.2))
+    grid = Grid(8, 3, 5)
+    mosaicked, painted = pixelate(page, grid, region)
+    changed = np.abs(mosaicked.astype(int) - page).max(axis=-1) > 0
+    found, _ = find_mosaic(mosaicked)
+    # Blocks the mosaic did not change are the same pixels either way: scored neither way.
+    block_changed = np.kron(
+        changed[3 : 3 + 47 * 8, 5 : 5 + 47 * 8].reshape(47, 8, 47, 8).any(axis=(1, 3)), np.ones((8, 8), bool)
+    )
+    truth = np.zeros_like(painted)
+    truth[3 : 3 + 47 * 8, 5 : 5 + 47 * 8] = block_changed
+    truth &= painted
+    scored = found & ~(painted & ~truth)
+    assert (scored & truth).sum() / scored.sum() >= 0.95
+    assert (scored & truth).sum() / truth.sum() >= 0.9
+
+
 def test_mosaic_prior_tiles_match_the_whole_page_bicubic_means():
     from decensor.mosaic import MosaicPrior, upsample_block_means
     from decensor.regions import Box
