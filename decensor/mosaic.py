@@ -5,17 +5,19 @@ here find the grid (block size and offset) from the pixels themselves, find
 mosaic regions on a page without any paint (``--auto``), and compute the
 block means that the restoration must keep. All numpy in, numpy out.
 
-Detection rule (``find_mosaic``): candidate grids come from windows across
-the page; on each, neighbouring blocks that are both flat inside (standard
+Detection rule (``find_mosaic``): candidate grids come from boxes that are
+flat exactly on a block and not half a block away (``candidate_grids``); on
+each candidate grid, neighbouring blocks that are both flat inside (standard
 deviation below ``flat_std``, tolerant of JPEG noise) with a clear step right
 on the grid line between them (>= ``min_step`` grey levels and >=
 ``min_contrast`` times the steps inside the blocks) form a stepping pair;
 a block in two or more such pairs is evidence (a flat block of the art next
-to a mosaic's edge steps only towards the mosaic). A region needs
-``min_blocks`` evidence blocks and two blocks' extent each way. Flat
-colour has flat blocks but no steps, screentone has no flat blocks, a smooth
-gradient steps inside blocks as much as across lines, and JPEG's own 8x8
-blocking steps only faintly.
+to a mosaic's edge steps only towards the mosaic). A firm region needs
+``min_blocks`` evidence blocks and steps both ways; once one proves the
+grid, the found blocks grow into neighbouring flat patches whose edges step
+on grid lines (``_grow``). Flat colour has flat blocks but no steps,
+screentone has no flat blocks, a smooth gradient steps inside blocks as much
+as across lines, and JPEG's own 8x8 blocking steps only faintly.
 """
 
 from dataclasses import dataclass
@@ -183,7 +185,7 @@ def find_mosaic(
     flat_std=6.0,
     min_blocks=4,
     min_step=2.0,
-    min_contrast=4.0,
+    min_contrast=3.0,
     window=128,
 ):
     """Find mosaic regions on a page with no marks.

@@ -97,11 +97,13 @@ def held_out_set(real_paths, count=48, size=256, seed=7):
     return make_batch(crops, rng, (0.02, 0.28), families)
 
 
-def make_mosaic_batch(crops, rng, jpeg_share=0.5):
+def make_mosaic_batch(crops, rng, jpeg_share=0.5, keep=None):
     """(inputs, targets) for the mosaic network: [image, known, prior], truth + known.
 
     Each crop gets a mosaic of 4-32 px blocks at a random grid offset over a
-    rectangle or a blob, JPEG-compressed half of the time.
+    rectangle or a blob, JPEG-compressed half of the time. ``keep``, a list,
+    receives (mosaicked uint8 crop, hole, grid) per crop: what the tool's
+    block-mean correction needs to score a prediction as the tool writes it.
     """
     import io
 
@@ -128,6 +130,8 @@ def make_mosaic_batch(crops, rng, jpeg_share=0.5):
             Image.fromarray(mosaicked).save(buffer, "JPEG", quality=int(rng.integers(75, 96)))
             mosaicked = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
         known = (~hole)[..., None].astype(np.float32)
+        if keep is not None:
+            keep.append((mosaicked, hole, grid))
         images.append(mosaicked.astype(np.float32) / 255.0 * known)
         knowns.append(known)
         priors.append(MosaicPrior(mosaicked, hole, grid)(Box(0, 0, size, size)))
@@ -135,7 +139,7 @@ def make_mosaic_batch(crops, rng, jpeg_share=0.5):
     return [np.stack(images), np.stack(knowns), np.stack(priors)], np.stack(targets)
 
 
-def held_out_mosaic_set(real_paths, count=48, size=256, seed=8):
+def held_out_mosaic_set(real_paths, count=48, size=256, seed=8, keep=None):
     """The fixed held-out batch for the mosaic network (same crops as the bar set's kind)."""
     rng = np.random.default_rng(seed)
     crops = []
@@ -146,4 +150,4 @@ def held_out_mosaic_set(real_paths, count=48, size=256, seed=8):
         else:
             with Image.open(real_paths[(index * 3) % len(real_paths)]) as image:
                 crops.append(random_crop(np.asarray(image.convert("RGB")), size, rng))
-    return make_mosaic_batch(crops, rng)
+    return make_mosaic_batch(crops, rng, keep=keep)
