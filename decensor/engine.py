@@ -62,7 +62,9 @@ class Decensor:
         else:
             self.card = {}
         self.model = model
+        self.models_dir = models_dir
         self._compiled = None
+        self._bar = None
         step = 2 ** sum(1 for layer in model.layers if getattr(layer, "strides", 1) == 2)
         if tile % step:
             raise ValueError(f"tile must be a multiple of {step} for this network, got {tile}")
@@ -108,24 +110,32 @@ class Decensor:
     def restore_mosaic_rgb(self, rgb, hole, grid=None):
         """Restore a mosaic region: the fill's detail, the mosaic's block colours.
 
-        With a mosaic model (one that takes a prior), the network refines the
-        bicubic block means; with the bar model, it fills the region from its
-        surroundings. Either way every block is then shifted to the mean
-        colour the mosaic kept (see :func:`decensor.mosaic.block_mean_correction`).
-        ``grid`` is estimated from the pixels when not given; without a grid
-        this is a plain fill.
+        The bar model fills the region from its surroundings and every block
+        is shifted to the mean colour the mosaic kept (see
+        :func:`decensor.mosaic.block_mean_correction`). A mosaic model (one
+        that takes a prior) then corrects that restoration, seeing the
+        bicubic block means and the block size too, and its result is shifted
+        to the block means again. ``grid`` is estimated from the pixels when
+        not given; without a grid this is a plain fill.
         """
         from . import mosaic
 
         grid = grid or mosaic.estimate_grid(rgb, hole)
         if grid is None:
             return self.fill_rgb(rgb, hole), None
-        prior = mosaic.MosaicPrior(rgb, hole, grid) if self.takes_prior else None
-        filled = self.fill_rgb(rgb, hole, prior=prior)
-        corrected = mosaic.block_mean_correction(filled, rgb, grid, hole)
-        result = rgb.copy()
-        result[hole] = np.round(corrected[hole]).astype(np.uint8)
-        return result, grid
+        bar = self._bar_engine() if self.takes_prior else self
+        restored = mosaic.keep_block_means(bar.fill_rgb(rgb, hole), rgb, grid, hole)
+        if self.takes_prior:
+            prior = mosaic.MosaicPrior(rgb, hole, grid, guess=restored)
+            restored = mosaic.keep_block_means(self.fill_rgb(rgb, hole, prior=prior), rgb, grid, hole)
+        return restored, grid
+
+    def _bar_engine(self):
+        """The bar model that makes the mosaic model's first guess (loaded once)."""
+        if self._bar is None:
+            self._bar = Decensor(models_dir=self.models_dir, tile=self.tile, margin=self.margin,
+                                 batch_size=self.batch_size, paint=self.paint)
+        return self._bar
 
     def hole_of(self, picture, mask=None):
         """The boolean hole for a page: the given mask, or the paint found on it."""

@@ -464,7 +464,7 @@ def upsample_block_means(means, grid, origin, shape):
     return out, covered
 
 
-def block_mean_correction(filled, mosaic, grid, hole, passes=4):
+def block_mean_correction(filled, mosaic, grid, hole, passes=8):
     """Shift ``filled`` so that every mosaic block inside ``hole`` keeps the mosaic's mean colour.
 
     The per-block difference between the mosaic's mean and the fill's mean is
@@ -483,28 +483,53 @@ def block_mean_correction(filled, mosaic, grid, hole, passes=4):
     return corrected
 
 
-class MosaicPrior:
-    """What a mosaic still tells, tile by tile, for the mosaic network's ``prior`` input.
+def keep_block_means(filled, mosaic, grid, hole):
+    """``mosaic`` (uint8) with its ``hole`` taken from ``filled``, corrected to the block means."""
+    corrected = block_mean_correction(filled, mosaic, grid, hole)
+    result = np.asarray(mosaic).copy()
+    result[hole] = np.round(corrected[hole]).astype(result.dtype)
+    return result
 
-    Channels: the image with its mosaic region replaced by bicubic block
-    means (0..1), and the block size / 32 inside the region. Computed per
-    tile, so a huge page never needs a full-size float copy.
+
+class MosaicPrior:
+    """What is known about a mosaic region, tile by tile, for the mosaic network's ``prior`` input.
+
+    Channels: the first guess the network corrects (``guess``: the bar
+    model's fill shifted to the block means, uint8 like the page), the image
+    with its mosaic region replaced by bicubic block means (0..1), and the
+    block size / 32 inside the region. Computed per tile, so a huge page
+    never needs a full-size float copy. Without ``guess`` only the last four
+    channels are made (the evidence the mosaic itself holds).
     """
 
-    channels = 4
+    channels = 7
+    evidence_channels = 4
 
-    def __init__(self, rgb, hole, grid):
+    def __init__(self, rgb, hole, grid, guess=None):
         self.rgb = rgb
         self.hole = hole
         self.grid = grid
+        self.guess = guess
         self.means, self.origin = block_means(rgb, grid)
 
     def __call__(self, box):
+        evidence = self._evidence(box)
+        if self.guess is None:
+            return evidence
+        tile = np.zeros((box.height, box.width, self.channels), np.float32)
+        tile[..., 3:] = evidence
+        inside = box.clipped(self.hole.shape)
+        if inside.height > 0 and inside.width > 0:
+            placed = (slice(inside.top - box.top, inside.bottom - box.top),
+                      slice(inside.left - box.left, inside.right - box.left))
+            tile[placed][..., :3] = self.guess[inside.slices].astype(np.float32) / 255.0
+        return tile
+
+    def _evidence(self, box):
         from .regions import Box
 
         size = self.grid.size
-        height, width = self.hole.shape
-        tile = np.zeros((box.height, box.width, self.channels), np.float32)
+        tile = np.zeros((box.height, box.width, self.evidence_channels), np.float32)
         inside = box.clipped(self.hole.shape)
         if inside.height <= 0 or inside.width <= 0:
             return tile

@@ -144,3 +144,9 @@ def test_mosaic_prior_tiles_match_the_whole_page_bicubic_means():
     assert np.all(tile[..., 3][hole[100:164, 120:184]] == 8 / 32)
     outside = prior(Box(-64, -64, 0, 0))
     assert not outside.any()
+    # With a first guess, the guess leads and the evidence follows.
+    guess = np.full_like(mosaicked, 77)
+    guided = MosaicPrior(mosaicked, hole, grid, guess=guess)(Box(100, 120, 164, 184))
+    assert guided.shape[-1] == MosaicPrior.channels
+    np.testing.assert_allclose(guided[..., :3], 77 / 255)
+    np.testing.assert_allclose(guided[..., 3:], tile)

@@ -75,3 +75,57 @@ def test_auto_mode_finds_restores_and_saves_the_mask(tmp_path, tiny_models_dir):
 def test_missing_originals_folder_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["mosaic", str(tmp_path), "--originals", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "originals folder" in result.output
+
+
+def _with_mosaic_model(tmp_path, tiny_models_dir, correction_scale):
+    """The tiny bar model plus a tiny mosaic model; ``correction_scale`` 0 keeps its zero start."""
+    import shutil
+    from dataclasses import replace
+
+    import keras
+
+    from decensor.modelfile import save_weights
+    from decensor.mosaic import MosaicPrior
+    from decensor.network import build_network
+    from helpers import TINY
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, folder)
+    config = replace(TINY, base_fill=False, prior_channels=MosaicPrior.channels, gated=False, name="mosaic")
+    keras.utils.set_random_seed(2)
+    model = build_network(config)
+    to_image = model.get_layer("to_image")
+    to_image.kernel.assign(np.random.default_rng(0).normal(0, 0.05, to_image.kernel.shape) * correction_scale)
+    save_weights(model, config, "mosaic", folder, {"training": {"steps": 0}})
+    return folder
+
+
+def test_a_mosaic_model_starts_exactly_at_the_bar_models_restoration(tmp_path, tiny_models_dir):
+    from decensor.engine import Decensor
+
+    mosaicked, region = _mosaic_page(4)
+    hole = region
+    bar_path, grid = Decensor(models_dir=tiny_models_dir, tile=64, margin=16).restore_mosaic_rgb(mosaicked, hole, GRID)
+    folder = _with_mosaic_model(tmp_path, tiny_models_dir, 0.0)
+    engine = Decensor(model_name="mosaic", models_dir=folder, tile=64, margin=16)
+    assert engine.takes_prior
+    untrained, _ = engine.restore_mosaic_rgb(mosaicked, hole, GRID)
+    # Zero correction: the first guess, shifted to the block means once more.
+    assert np.abs(untrained.astype(int) - bar_path).max() <= 2
+    np.testing.assert_array_equal(untrained[~hole], mosaicked[~hole])
+
+
+def test_mosaic_command_uses_a_shipped_mosaic_model(tmp_path, tiny_models_dir):
+    folder = _with_mosaic_model(tmp_path, tiny_models_dir, 1.0)
+    pages, out = tmp_path / "in", tmp_path / "out"
+    pages.mkdir()
+    mosaicked, region = _mosaic_page(6)
+    Image.fromarray(mosaicked).save(pages / "m.png")
+    result = CliRunner().invoke(main, ["mosaic", "--auto", str(pages), "-o", str(out), "--models", str(folder), "-q"])
+    assert result.exit_code == 0, result.output
+    restored = np.asarray(Image.open(out / "m.png").convert("RGB"))
+    np.testing.assert_array_equal(restored[~region], mosaicked[~region])
+    before, _ = block_means(mosaicked, GRID)
+    after, _ = block_means(restored, GRID)
+    inner = (slice(5, 14), slice(7, 15))
+    assert np.abs(after[inner] - before[inner]).mean() < 3

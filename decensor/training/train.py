@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import modelfile
 from ..evaluation import blurred_hole_psnr, hole_l1, hole_psnr
+from ..mosaic import MosaicPrior, keep_block_means
 from ..network import NetworkConfig, build_network
 from . import sources
 from .dataset import ImagePool, held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
@@ -34,25 +35,47 @@ def _keras():
 class Task:
     """What is trained: the bar model (fill holes) or the mosaic model (refine block means)."""
 
-    def __init__(self, name):
+    def __init__(self, name, models_dir=None):
         if name not in ("bar", "mosaic"):
             raise ValueError(f"unknown task {name!r}: bar or mosaic")
         self.name = name
+        self.models_dir = models_dir
+        self._bar_model = None
 
     def config(self):
         if self.name == "mosaic":
-            # Ungated: the bicubic guess is rarely right at the pixel level, so
-            # the correction must learn at full strength from the first step
-            # (a gate that starts shut kept 1,000-step runs at the guess).
-            return NetworkConfig(base_fill=False, prior_channels=4, gated=False, name="mosaic")
+            # The mosaic model corrects what decensor mosaic does without it
+            # (the bar model's fill shifted to the block means), seeing the
+            # bicubic block means and block size too. Ungated, with a zero
+            # last layer: it starts exactly at that restoration, and the
+            # correction learns at full strength from the first step.
+            return NetworkConfig(base_fill=False, prior_channels=MosaicPrior.channels, gated=False, name="mosaic")
         return NetworkConfig()
+
+    def bar_model(self):
+        if self._bar_model is None:
+            self._bar_model, _ = modelfile.load_model("bar", self.models_dir)
+        return self._bar_model
 
     def batch(self, crops, rng):
         if self.name == "mosaic":
-            inputs, targets = make_mosaic_batch(crops, rng)
+            kept = []
+            inputs, targets = make_mosaic_batch(crops, rng, keep=kept)
+            inputs = self.with_first_guess(inputs, kept)
         else:
             inputs, targets = make_batch(crops, rng)
         return tuple(inputs), targets
+
+    def with_first_guess(self, inputs, kept):
+        """Put the bar model's block-mean-corrected fill in front of the mosaic evidence, as the tool does."""
+        image, known, evidence = inputs
+        predicted, _ = self.bar_model()([image, known], training=False)
+        composite = image + (1.0 - known) * np.clip(np.asarray(predicted), 0.0, 1.0)
+        guesses = [
+            keep_block_means(np.round(c * 255.0), mosaicked, grid, hole).astype(np.float32) / 255.0
+            for c, (mosaicked, hole, grid) in zip(composite, kept)
+        ]
+        return [image, known, np.concatenate([np.stack(guesses), evidence], axis=-1)]
 
     @property
     def loss(self):
@@ -69,16 +92,14 @@ class Task:
             return list(inputs), targets, None
         kept = []
         inputs, targets = held_out_mosaic_set(held_paths, keep=kept)
+        inputs = self.with_first_guess(inputs, kept)
 
         def finish(composites):
             # decensor mosaic shifts every block to the mosaic's mean colour.
-            from ..mosaic import block_mean_correction
-
-            finished = []
-            for composite, (mosaicked, hole, grid) in zip(composites, kept):
-                corrected = block_mean_correction(composite * 255.0, mosaicked, grid, hole)
-                finished.append(np.where(hole[..., None], np.round(corrected) / 255.0, composite))
-            return np.stack(finished).astype(np.float32)
+            return np.stack([
+                keep_block_means(np.round(c * 255.0), mosaicked, grid, hole).astype(np.float32) / 255.0
+                for c, (mosaicked, hole, grid) in zip(composites, kept)
+            ])
 
         return list(inputs), targets, finish
 
@@ -181,10 +202,10 @@ def train(
     log=print,
 ):
     keras = _keras()
-    task = Task(task)
+    models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
+    task = Task(task, models_dir)
     model_name = task.name if model_name == "bar" else model_name
     cache = Path(cache) if cache else sources.default_cache()
-    models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
     checkpoint_dir = cache / "checkpoints" / model_name
     train_paths, held_paths = sources.image_lists(cache)
     log(f"data: {len(train_paths)} training and {len(held_paths)} held-out real images + procedural pages")
