@@ -141,7 +141,7 @@ def run(split, count, seed=5):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=["held-out", "train"], default="held-out")
-    parser.add_argument("--pages", type=int, default=40)
+    parser.add_argument("--pages", type=int, default=80)
     args = parser.parse_args()
     totals, grid_hits, false_alarms, clean_pages, seconds = run(args.split, args.pages)
     lines = [
