@@ -192,16 +192,24 @@ def find_mosaic(
 
     Candidate grids come from :func:`candidate_grids` (a page may carry
     several mosaics of different block sizes and offsets); each is then
-    checked block by block over the whole page. Returns ``(mask, regions)``:
-    a boolean pixel mask and a list of ``(grid, region mask)`` per accepted region.
+    checked block by block around the windows that voted for it. Returns
+    ``(mask, regions)``: a boolean pixel mask and a list of ``(grid, region
+    mask)`` per accepted region.
     """
+    from .regions import Box
+
     gray = _as_float_gray(np.asarray(image))
     found = np.zeros(gray.shape, bool)
     regions = []
-    votes = candidate_grids(gray, flat_std=flat_std, window=window)
+    candidates = candidate_grids(gray, flat_std=flat_std, window=window)
     # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
-    for grid in sorted(votes, key=lambda g: (-g.size, -votes[g])):
-        for mask, _ in _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
+    for grid in sorted(candidates, key=lambda g: (-g.size, -candidates[g].votes)):
+        area = candidates[grid].box.expanded(window + 4 * grid.size, gray.shape)
+        local = Grid(grid.size, (grid.offset_y - area.top) % grid.size, (grid.offset_x - area.left) % grid.size)
+        pieces = _regions_on_grid(gray[area.slices], local, flat_std, min_blocks, min_step, min_contrast)
+        for piece, _ in pieces:
+            mask = np.zeros(gray.shape, bool)
+            mask[area.slices] = piece
             if (mask & found).sum() > 0.5 * mask.sum():
                 continue  # already found on a finer or coarser version of this grid
             mask &= ~found
@@ -210,8 +218,16 @@ def find_mosaic(
     return found, regions
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A grid worth checking: its votes and the part of the page that voted."""
+
+    votes: int
+    box: object  # regions.Box
+
+
 def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, window=128, min_count=3):
-    """Grids worth checking, as {grid: votes}.
+    """Grids worth checking, as {grid: Candidate}.
 
     For a block size ``s``, a box of s x s pixels placed exactly on a mosaic
     block is flat, while the same box moved half a block right or down
@@ -222,20 +238,24 @@ def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, w
     all phases. Box statistics for every position come from summed-area tables,
     so this costs a few passes over the page per block size.
     """
+    from .regions import Box
+
     gray = np.asarray(gray, np.float64)
     height, width = gray.shape
     table = _summed_area(gray)
     squares = _summed_area(gray * gray)
-    votes = {}
+    found = {}
     for size in sizes:
         if 2 * size > min(height, width):
             break
-        std = _box_std(table, squares, size)
+        std = _box_std(table, squares, size).astype(np.float32)
         half = size // 2
         rows, cols = std.shape[0] - half, std.shape[1] - half
         on_block = std[:rows, :cols]
         straddling = np.minimum(std[:rows, half:], std[half:, :cols])
-        passes = (on_block <= flat_std) & (straddling >= np.maximum(2.0, 2 * on_block + 1))
+        passes = on_block <= flat_std
+        passes &= straddling >= 2.0
+        passes &= straddling >= 2 * on_block + 1
         for top in range(0, max(rows - window, 0) + 1, window // 2):
             for left in range(0, max(cols - window, 0) + 1, window // 2):
                 part = passes[top : top + window, left : left + window]
@@ -249,8 +269,15 @@ def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, w
                     continue
                 phase_y, phase_x = np.unravel_index(int(per_phase.argmax()), per_phase.shape)
                 grid = Grid(size, int(top + phase_y) % size, int(left + phase_x) % size)
-                votes[grid] = votes.get(grid, 0) + best
-    return votes
+                box = Box(top, left, min(height, top + window + size), min(width, left + window + size))
+                if grid in found:
+                    old = found[grid]
+                    box = Box(min(old.box.top, box.top), min(old.box.left, box.left),
+                              max(old.box.bottom, box.bottom), max(old.box.right, box.right))
+                    found[grid] = Candidate(old.votes + best, box)
+                else:
+                    found[grid] = Candidate(best, box)
+    return found
 
 
 def _summed_area(values):

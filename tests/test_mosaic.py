@@ -72,8 +72,12 @@ def test_candidate_grids_vote_for_the_mosaic_grid():
     region[40:200, 150:330] = True
     grid = Grid(11, 4, 9)
     mosaicked, _ = pixelate(_page(8), grid, region)
-    votes = candidate_grids(mosaicked.mean(axis=-1))
-    assert max(votes, key=votes.get) == grid
+    candidates = candidate_grids(mosaicked.mean(axis=-1))
+    best = max(candidates, key=lambda g: candidates[g].votes)
+    assert best == grid
+    # The voting windows lie around the mosaic.
+    box = candidates[best].box
+    assert box.top <= 40 + 64 and box.bottom >= 200 - 64 and box.left <= 150 + 64 and box.right >= 330 - 64
 
 
 def test_mosaic_touching_the_page_edge_is_found_to_the_edge():
