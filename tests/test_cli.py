@@ -197,3 +197,23 @@ def test_grey_page_saved_as_rgb_gets_a_grey_fill(tmp_path, tiny_models_dir):
     filled = engine.fill(paint_green(gray, BOX))
     assert filled.shape == gray.shape
     assert np.all(filled[..., 0] == filled[..., 1]) and np.all(filled[..., 1] == filled[..., 2])
+
+
+def test_command_line_output_is_free_of_tensorflow_start_up_chatter(tmp_path, tiny_models_dir):
+    import os
+    import subprocess
+    import sys
+
+    pages = tmp_path / "in"
+    pages.mkdir()
+    Image.fromarray(paint_green(drawing(), (20, 30, 60, 80))).save(pages / "p.png")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    finished = subprocess.run(
+        [sys.executable, "-m", "decensor", "bar", str(pages), "-o", str(tmp_path / "out"),
+         "--models", str(tiny_models_dir), "-q"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert (tmp_path / "out" / "p.png").exists()
+    for chatter in ("absl::InitializeLog", "oneDNN", "cpu_feature_guard"):
+        assert chatter not in finished.stderr + finished.stdout
