@@ -28,11 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.results import write_section  # noqa: E402
 from decensor.evaluation import all_metrics  # noqa: E402
 from decensor.training import sources  # noqa: E402
-from decensor.training.dataset import random_crop  # noqa: E402
-from decensor.training.holes import FAMILIES, hole_mask  # noqa: E402
-from decensor.training.procedural import manga_page, to_manga_style  # noqa: E402
+from decensor.training.dataset import RATIO_BUCKETS, stratified_samples  # noqa: E402
+from decensor.training.holes import FAMILIES  # noqa: E402
 
-BUCKETS = ((0.02, 0.08), (0.08, 0.16), (0.16, 0.28))
+BUCKETS = RATIO_BUCKETS
 SIZE = 256
 SHEET = Path(__file__).resolve().parent / "quality_sheet.png"
 FIRST_SEED = 60_000  # inside the held-out seed range, away from training's validation pages
@@ -40,29 +39,8 @@ FIRST_SEED = 60_000  # inside the held-out seed range, away from training's vali
 
 def held_out_samples(per_cell, seed=11):
     """[(family, bucket, source kind, image uint8 RGB, hole bool)], the same every run."""
-    rng = np.random.default_rng(seed)
     _, real = sources.image_lists()
-    samples = []
-    index = 0
-    for family in FAMILIES:
-        for bucket in BUCKETS:
-            for item in range(per_cell):
-                if item % 2 == 0 or not real:
-                    page = manga_page((512, 512), seed=FIRST_SEED + index)
-                    image, kind = random_crop(np.repeat(page[..., None], 3, -1), SIZE, rng), "procedural"
-                else:
-                    with Image.open(real[(index * 7) % len(real)]) as opened:
-                        rgb = np.asarray(opened.convert("RGB"))
-                    if rng.random() < 0.4:
-                        rgb = np.repeat(to_manga_style(rgb, rng)[..., None], 3, -1)
-                    image, kind = random_crop(rgb, SIZE, rng), "real"
-                index += 1
-                for _ in range(200):
-                    hole = hole_mask((SIZE, SIZE), rng, family, bucket)
-                    if bucket[0] <= hole.mean() < bucket[1]:
-                        break
-                samples.append((family, bucket, kind, image, hole))
-    return samples
+    return stratified_samples(real, per_cell, first_seed=FIRST_SEED, seed=seed, size=SIZE, real_stride=7)
 
 
 def classical_methods():

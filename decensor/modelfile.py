@@ -109,8 +109,9 @@ def card_markdown(card):
         f"{training.get('last_loss', float('nan')):.4f}",
         f"* Held-out loss terms: {training.get('held_out_loss_terms', '?')}",
         "",
-        "Held-out metrics (training's fixed validation set: 48 crops of 256 px, half procedural",
-        "manga pages from held-out seeds, half held-out Debian images):",
+        "Held-out metrics (training's fixed validation set: "
+        + training.get("validation", "crops of 256 px, half procedural manga pages from held-out seeds, "
+                                     "half held-out Debian images") + "):",
         "",
         "| hole PSNR dB | blurred-hole PSNR dB | hole L1 |",
         "| --- | --- | --- |",
