@@ -44,9 +44,13 @@ def test_batch_layout_and_loss_is_zero_for_a_perfect_fill():
     assert masked.shape == (4, 64, 64, 3) and known.shape == (4, 64, 64, 1) and target.shape == (4, 64, 64, 4)
     assert np.all(masked[known[..., 0] == 0] == 0)
     terms = {name: float(value) for name, value in loss_terms(target, target[..., :3]).items()}
-    assert set(terms) == {"hole", "hole_squared", "valid", "gradient", "contrast", "tv"}
+    assert set(terms) == {"hole_log", "hole", "hole_squared", "valid", "gradient", "contrast", "tv"}
     # A perfect fill costs nothing but the smoothness prior on the true image.
     assert all(terms[name] < 1e-6 for name in ("hole", "hole_squared", "valid", "gradient", "contrast"))
+    # The per-image log error sits at its floor, log10(1e-4), and rises with any error.
+    assert terms["hole_log"] == pytest.approx(-4.0, abs=1e-3)
+    worse = {name: float(value) for name, value in loss_terms(target, target[..., :3] + 0.1).items()}
+    assert worse["hole_log"] == pytest.approx(np.log10(0.01 + 1e-4), abs=1e-3)
     assert float(inpainting_loss(target, target[..., :3])) < float(
         inpainting_loss(target, np.full_like(target[..., :3], 0.5)))
 
