@@ -27,7 +27,7 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.results import write_section  # noqa: E402
-from decensor.mosaic import Grid, estimate_grid, find_mosaic, pixelate  # noqa: E402
+from decensor.mosaic import Grid, block_means, estimate_grid, find_mosaic, pixelate  # noqa: E402
 from decensor.training import sources  # noqa: E402
 from decensor.training.dataset import random_crop  # noqa: E402
 from decensor.training.holes import hole_mask  # noqa: E402
@@ -94,12 +94,10 @@ def _changed_blocks(before, after, grid, min_rms):
     (root mean square over the block). A block that was one flat colour, or
     nearly, hides nothing and cannot be told from its surroundings."""
     difference = (before.astype(np.float32) - after) ** 2
+    mean_squares, (top, left) = block_means(difference, grid)
+    blocks = np.sqrt(mean_squares.mean(axis=-1)) > min_rms
+    rows, cols = blocks.shape
     size = grid.size
-    top, left = grid.offset_y % size, grid.offset_x % size
-    rows, cols = (difference.shape[0] - top) // size, (difference.shape[1] - left) // size
-    cropped = difference[top : top + rows * size, left : left + cols * size]
-    rms = np.sqrt(cropped.reshape(rows, size, cols, size, -1).mean(axis=(1, 3, 4)))
-    blocks = rms > min_rms
     out = np.zeros(difference.shape[:2], bool)
     out[top : top + rows * size, left : left + cols * size] = np.kron(blocks, np.ones((size, size), bool))
     return out

@@ -170,16 +170,6 @@ def block_means(image, grid):
     return blocks.mean(axis=(2, 3)), (top, left)
 
 
-def mosaic_blocks(image, grid, flat_std=6.0):
-    """Boolean (rows, cols): which grid blocks are flat inside (in grey, where JPEG is least noisy)."""
-    blocks, _ = _block_view(_as_float_gray(image), grid)
-    return _flat(blocks, flat_std)
-
-
-def _flat(gray_blocks, flat_std):
-    return gray_blocks.std(axis=(2, 3)) <= flat_std
-
-
 def find_mosaic(
     image,
     flat_std=6.0,
@@ -271,10 +261,7 @@ def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, w
                 grid = Grid(size, int(top + phase_y) % size, int(left + phase_x) % size)
                 box = Box(top, left, min(height, top + window + size), min(width, left + window + size))
                 if grid in found:
-                    old = found[grid]
-                    box = Box(min(old.box.top, box.top), min(old.box.left, box.left),
-                              max(old.box.bottom, box.bottom), max(old.box.right, box.right))
-                    found[grid] = Candidate(old.votes + best, box)
+                    found[grid] = Candidate(found[grid].votes + best, found[grid].box.union(box))
                 else:
                     found[grid] = Candidate(best, box)
     return found
@@ -311,7 +298,8 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
     blocks, (top, left, rows, cols) = _block_view(gray, grid)
     if rows < 2 or cols < 2:
         return []
-    flat = _flat(blocks, flat_std)
+    block_std = blocks.std(axis=(2, 3))
+    flat = block_std <= flat_std
     inner = _inner_steps(blocks)
     across_h = np.abs(blocks[:, 1:, :, 0] - blocks[:, :-1, :, -1]).mean(axis=-1)
     across_v = np.abs(blocks[1:, :, 0, :] - blocks[:-1, :, -1, :]).mean(axis=-1)
@@ -321,13 +309,11 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
             & (across_v >= min_contrast * (np.maximum(inner[1:, :], inner[:-1, :]) + 0.25)))
     # Neighbouring blocks of one colour, for growing a region into patches.
     means = blocks.mean(axis=(2, 3))
-    same_h = flat[:, 1:] & flat[:, :-1] & (np.abs(np.diff(means, axis=1)) < 2.5)
-    same_v = flat[1:, :] & flat[:-1, :] & (np.abs(np.diff(means, axis=0)) < 2.5)
-    pairs = np.zeros((rows, cols), np.int8)
-    pairs[:, 1:] += ok_h
-    pairs[:, :-1] += ok_h
-    pairs[1:, :] += ok_v
-    pairs[:-1, :] += ok_v
+    mean_step_h = np.abs(np.diff(means, axis=1))
+    mean_step_v = np.abs(np.diff(means, axis=0))
+    same_h = flat[:, 1:] & flat[:, :-1] & (mean_step_h < 2.5)
+    same_v = flat[1:, :] & flat[:-1, :] & (mean_step_v < 2.5)
+    pairs = _onto_blocks(ok_h, ok_v, np.add, np.int8)
     # A mosaic block steps to most of its neighbours; a flat block of the art
     # next to a mosaic's edge steps only towards the mosaic and stays outside.
     evidence = pairs >= 2
@@ -365,14 +351,8 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
             member[found] |= (evidence | (flat & (pairs >= 1)))[found]
     # JPEG rings inside a block next to a strong step (a mosaic's rim next
     # to busy art): for growing, flat is judged against the block's steps.
-    neighbour_step = np.zeros((rows, cols), np.float32)
-    mean_step_h = np.abs(np.diff(means, axis=1))
-    mean_step_v = np.abs(np.diff(means, axis=0))
-    neighbour_step[:, 1:] = np.maximum(neighbour_step[:, 1:], mean_step_h)
-    neighbour_step[:, :-1] = np.maximum(neighbour_step[:, :-1], mean_step_h)
-    neighbour_step[1:, :] = np.maximum(neighbour_step[1:, :], mean_step_v)
-    neighbour_step[:-1, :] = np.maximum(neighbour_step[:-1, :], mean_step_v)
-    flat_for_rim = flat | (blocks.std(axis=(2, 3)) <= RIM_RINGING * neighbour_step)
+    neighbour_step = _onto_blocks(mean_step_h, mean_step_v, np.maximum, np.float32)
+    flat_for_rim = flat | (block_std <= RIM_RINGING * neighbour_step)
     member = _grow(member, flat_for_rim, same_h, same_v, across_h, across_v)
     labels, count = ndimage.label(member)
     accepted = []
@@ -382,6 +362,17 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
         mask[top : top + rows * size, left : left + cols * size] = np.kron(piece, np.ones((size, size), bool))
         accepted.append((mask, int(piece.sum())))
     return accepted
+
+
+def _onto_blocks(across, down, combine, dtype):
+    """Per block, ``combine`` (np.add, np.maximum) of the values on its edges to its four neighbours.
+
+    ``across`` holds the (rows, cols - 1) vertical edges, ``down`` the (rows - 1, cols) horizontal ones.
+    """
+    out = np.zeros((across.shape[0], down.shape[1]), dtype)
+    for part, edges in ((out[:, 1:], across), (out[:, :-1], across), (out[1:, :], down), (out[:-1, :], down)):
+        combine(part, edges, out=part)
+    return out
 
 
 def _grow(member, flat, same_h, same_v, across_h, across_v, min_step=1.5, rounds=16):

@@ -81,11 +81,7 @@ class Task:
         image, known, evidence = inputs
         predicted, _ = self.bar_model()([image, known], training=False)
         composite = image + (1.0 - known) * np.clip(np.asarray(predicted), 0.0, 1.0)
-        guesses = [
-            keep_block_means(np.round(c * 255.0), mosaicked, grid, hole).astype(np.float32) / 255.0
-            for c, (mosaicked, hole, grid) in zip(composite, kept)
-        ]
-        return [image, known, np.concatenate([np.stack(guesses), evidence], axis=-1)]
+        return [image, known, np.concatenate([_keep_block_means_all(composite, kept), evidence], axis=-1)]
 
     @property
     def loss(self):
@@ -106,12 +102,17 @@ class Task:
 
         def finish(composites):
             # decensor mosaic shifts every block to the mosaic's mean colour.
-            return np.stack([
-                keep_block_means(np.round(c * 255.0), mosaicked, grid, hole).astype(np.float32) / 255.0
-                for c, (mosaicked, hole, grid) in zip(composites, kept)
-            ])
+            return _keep_block_means_all(composites, kept)
 
         return list(inputs), targets, finish
+
+
+def _keep_block_means_all(composites, kept):
+    """Each 0..1 composite as the tool writes it: 8-bit, every block at the mosaic's mean colour."""
+    return np.stack([
+        keep_block_means(np.round(c * 255.0), mosaicked, grid, hole).astype(np.float32) / 255.0
+        for c, (mosaicked, hole, grid) in zip(composites, kept)
+    ])
 
 
 def score(model, held_inputs, held_targets, batch_size=8, finish=None):
