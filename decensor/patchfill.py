@@ -1,0 +1,290 @@
+"""Patch synthesis: fill a hole by copying patches of the picture's own known pixels.
+
+Drawn pages repeat themselves: screentone dots, hatching, flat fills with
+crisp borders. Copying real patches keeps that texture sharp where
+diffusion (and a network trained on a little CPU time) smears it to grey.
+This is the classic multi-scale completion of Wexler, Shechtman and Irani
+(2007) with PatchMatch (Barnes et al. 2009) as the nearest-neighbour search:
+
+* an image pyramid, coarse enough at the top that the hole is a few pixels;
+* at every level, alternate (a) finding for each patch that overlaps the
+  hole the most similar fully-known patch, and (b) re-estimating each hole
+  pixel as the weighted vote of the pixels those matches put there;
+* the match field is carried to the next finer level.
+
+Everything is numpy and vectorised over all patches at once (propagation in
+jump-flood order instead of PatchMatch's serial scan). Pure functions:
+float images in, float images out; ``rng`` makes it reproducible.
+"""
+
+import numpy as np
+from scipy import ndimage
+
+# Settings: explored on 36 crops of the quality benchmark's layout, then
+# confirmed on 36 training-split crops (hole PSNR 15.45 dB, pypatchmatch 15.46).
+PATCH_RADIUS = 2             # 5x5 patches; 7x7 and 11x11 scored lower and cost more
+COARSEST_SIDE = 24           # stop halving before a side gets shorter than this
+HOLE_DEPTH_AT_TOP = 4.0      # ... or once the hole is at most this deep (pixels)
+EM_ITERATIONS = (12, 8, 6, 4)  # per level, coarsest first; the last value repeats
+SEARCH_ITERATIONS = 1        # PatchMatch rounds per EM iteration
+# Hole pixels are only an estimate: they count this much in a patch distance,
+# so matches follow the known rim (1.0 scored 0.4 dB lower, 0.0 much lower).
+HOLE_TRUST = 0.1
+# Votes are weighted exp(-(d - d_best) / (2 * VOTE_SOFTNESS * max d)): nearly
+# even. Sharp weights keep more grain but score lower where matches disagree.
+VOTE_SOFTNESS = 10.0
+CONTEXT = 48                 # known pixels around a region that serve as source
+
+
+def fill_patches(rgb, hole, rng=None, patch_radius=None, context=None):
+    """Return ``rgb`` (H, W, C uint8 or float) with ``hole`` filled by patch synthesis.
+
+    Each connected region is completed from a window around it: ``context``
+    pixels or the region's own size, whichever is larger, so a big bar
+    draws on a wide neighbourhood and a speck stays cheap.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    patch_radius = PATCH_RADIUS if patch_radius is None else patch_radius
+    context = CONTEXT if context is None else context
+    rgb = np.asarray(rgb)
+    hole = np.asarray(hole, dtype=bool)
+    result = rgb.astype(np.float32)
+    if not hole.any():
+        return rgb.copy()
+    for window in _windows(hole, context):
+        part = result[window]
+        part_hole = hole[window]
+        if (~part_hole).sum() < 4:
+            continue
+        completed = complete(part, part_hole, rng, patch_radius)
+        part[part_hole] = completed[part_hole]
+    if np.issubdtype(rgb.dtype, np.integer):
+        return np.clip(np.round(result), 0, np.iinfo(rgb.dtype).max).astype(rgb.dtype)
+    return result.astype(rgb.dtype)
+
+
+def _windows(hole, context):
+    """Slices of context windows, one per group of regions whose windows overlap."""
+    labels, count = ndimage.label(hole, structure=np.ones((3, 3), bool))
+    boxes = []
+    for found in ndimage.find_objects(labels):
+        rows, cols = found
+        reach = max(context, rows.stop - rows.start, cols.stop - cols.start)
+        boxes.append([max(0, rows.start - reach), max(0, cols.start - reach),
+                      min(hole.shape[0], rows.stop + reach), min(hole.shape[1], cols.stop + reach)])
+    merged = True
+    while merged:  # merge overlapping windows so no pixel is filled twice from stale context
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [(slice(t, b), slice(l, r)) for t, l, b, r in boxes]
+
+
+def complete(image, hole, rng, patch_radius=PATCH_RADIUS):
+    """Multi-scale patch completion of one window; returns the whole float image."""
+    image = np.asarray(image, np.float32)
+    if image.ndim == 2:
+        return complete(image[..., None], hole, rng, patch_radius)[..., 0]
+    if image.shape[-1] > 1 and not np.ptp(image, axis=-1).any():
+        # A grey window: match and vote on one channel, a third of the work.
+        return np.repeat(complete(image[..., :1], hole, rng, patch_radius), image.shape[-1], axis=-1)
+    pyramid = _pyramid(image, hole, patch_radius)
+    estimate, field = None, None
+    for depth, (level_image, level_hole) in enumerate(reversed(pyramid)):
+        level = _Level(level_image, level_hole, patch_radius)
+        if estimate is None:
+            current = _nearest_known(level_image, level_hole)
+        else:
+            current = np.where(level_hole[..., None], _upsample(estimate, level_hole.shape), level_image)
+        field = level.initial_field(rng, None if field is None else _upsample_field(field, level_hole.shape))
+        iterations = EM_ITERATIONS[min(depth, len(EM_ITERATIONS) - 1)]
+        for _ in range(iterations):
+            field, distance = level.search(current, field, rng, SEARCH_ITERATIONS)
+            current = level.vote(current, field, distance)
+        estimate = current
+    return estimate
+
+
+def _pyramid(image, hole, patch_radius):
+    """[(image, hole)] finest first; hole pixels of coarser levels are any-hole."""
+    levels = [(image, hole)]
+    depth = ndimage.distance_transform_edt(hole).max()
+    while True:
+        image, hole = levels[-1]
+        if min(hole.shape) // 2 < max(COARSEST_SIDE, 4 * patch_radius + 2) or depth <= HOLE_DEPTH_AT_TOP:
+            break
+        levels.append(_halve(image, hole))
+        depth /= 2
+    return levels
+
+
+def _halve(image, hole):
+    """2x2 averages of known pixels; a coarse pixel is a hole if any of its four is."""
+    height, width = (hole.shape[0] // 2) * 2, (hole.shape[1] // 2) * 2
+    known = (~hole[:height, :width]).astype(np.float32)
+    pixels = image[:height, :width] * known[..., None]
+    def blocks(a):
+        return a.reshape(height // 2, 2, width // 2, 2, *a.shape[2:]).sum(axis=(1, 3))
+    weight = blocks(known)
+    means = blocks(pixels) / np.maximum(weight, 1.0)[..., None]
+    return means.astype(np.float32), weight < 4
+
+
+def _upsample(image, shape):
+    """Nearest-neighbour 2x upsampling to ``shape`` (odd sizes repeat the last row/column)."""
+    rows = np.minimum(np.arange(shape[0]) // 2, image.shape[0] - 1)
+    cols = np.minimum(np.arange(shape[1]) // 2, image.shape[1] - 1)
+    return image[rows][:, cols]
+
+
+def _upsample_field(field, shape):
+    """A coarse match field carried to the next level: double the match, keep the sub-offset."""
+    rows = np.arange(shape[0])[:, None]
+    cols = np.arange(shape[1])[None, :]
+    coarse = _upsample(field, shape)
+    return np.stack([coarse[..., 0] * 2 + rows % 2, coarse[..., 1] * 2 + cols % 2], axis=-1)
+
+
+def _nearest_known(image, hole):
+    if not hole.any():
+        return image.copy()
+    _, (rows, cols) = ndimage.distance_transform_edt(hole, return_indices=True)
+    return image[rows, cols]
+
+
+class _Level:
+    """One pyramid level: where the patches to fix are, which patches may be copied."""
+
+    def __init__(self, image, hole, radius):
+        self.radius = radius
+        self.shape = hole.shape
+        height, width = hole.shape
+        size = 2 * radius + 1
+        # Sources: patches entirely inside the image and entirely known.
+        inside = np.zeros(hole.shape, bool)
+        inside[radius:height - radius, radius:width - radius] = True
+        self.source = inside & ~ndimage.binary_dilation(hole, np.ones((size, size), bool))
+        if not self.source.any():  # tiny window: allow partly known patches rather than nothing
+            self.source = inside & ~hole if (inside & ~hole).any() else ~hole
+        self.source_rows, self.source_cols = np.nonzero(self.source)
+        # Targets: every patch that touches a hole pixel.
+        self.targets = ndimage.binary_dilation(hole, np.ones((size, size), bool))
+        self.target_rows, self.target_cols = np.nonzero(self.targets)
+        self.hole = hole
+        self.padded_width = width + 2 * radius
+        offsets = np.arange(-radius, radius + 1)
+        self.offsets = (offsets[:, None] * self.padded_width + offsets[None, :]).ravel()
+        self.target_index = (self.target_rows + radius) * self.padded_width + self.target_cols + radius
+        trust = np.where(hole, HOLE_TRUST, 1.0).astype(np.float32)
+        self.trust = np.pad(trust, radius, mode="edge").ravel()
+
+    def _flat(self, image):
+        padded = np.pad(image, ((self.radius, self.radius), (self.radius, self.radius), (0, 0)), mode="edge")
+        return padded.reshape(-1, image.shape[-1])
+
+    def _source_index(self, rows, cols):
+        return (rows + self.radius) * self.padded_width + cols + self.radius
+
+    def distance(self, flat, rows, cols, which=None):
+        """Trust-weighted squared differences between target patches (all, or ``which``) and the
+        candidate patches at (rows, cols); inf where the candidate may not be copied."""
+        target_index = self.target_index if which is None else self.target_index[which]
+        source_index = self._source_index(rows, cols)
+        total = np.zeros(len(rows), np.float32)
+        for offset in self.offsets:
+            diff = flat[target_index + offset] - flat[source_index + offset]
+            total += np.einsum("ij,ij->i", diff, diff) * self.trust[target_index + offset]
+        return np.where(self.source[rows, cols], total, np.inf)
+
+    def initial_field(self, rng, carried):
+        """A match for every pixel: the carried one where it is a valid source, else a random source."""
+        field = np.zeros(self.shape + (2,), np.int64)
+        if carried is not None:
+            field[...] = carried
+            field[..., 0] = np.clip(field[..., 0], 0, self.shape[0] - 1)
+            field[..., 1] = np.clip(field[..., 1], 0, self.shape[1] - 1)
+        bad = ~self.source[field[..., 0], field[..., 1]] & self.targets
+        picks = rng.integers(0, len(self.source_rows), size=int(bad.sum()))
+        field[bad, 0] = self.source_rows[picks]
+        field[bad, 1] = self.source_cols[picks]
+        return field
+
+    def search(self, image, field, rng, iterations):
+        """PatchMatch: propagate good matches from neighbours, then search randomly around them."""
+        flat = self._flat(image)
+        rows, cols = self.target_rows, self.target_cols
+        best_rows = field[rows, cols, 0].copy()
+        best_cols = field[rows, cols, 1].copy()
+        best = self.distance(flat, best_rows, best_cols)
+        height, width = self.shape
+
+        def consider(cand_rows, cand_cols):
+            cand_rows = np.clip(cand_rows, 0, height - 1)
+            cand_cols = np.clip(cand_cols, 0, width - 1)
+            # Only candidates that may be copied and differ from the current match cost a distance.
+            which = np.flatnonzero(self.source[cand_rows, cand_cols]
+                                   & ((cand_rows != best_rows) | (cand_cols != best_cols)))
+            cand_rows, cand_cols = cand_rows[which], cand_cols[which]
+            d = self.distance(flat, cand_rows, cand_cols, which)
+            better = d < best[which]
+            which = which[better]
+            best_rows[which] = cand_rows[better]
+            best_cols[which] = cand_cols[better]
+            best[which] = d[better]
+
+        for _ in range(iterations):
+            for step in (4, 2, 1):
+                for dr, dc in ((0, step), (0, -step), (step, 0), (-step, 0)):
+                    # The neighbour's match, shifted back by the same step.
+                    nr = np.clip(rows + dr, 0, height - 1)
+                    nc = np.clip(cols + dc, 0, width - 1)
+                    field[rows, cols, 0] = best_rows
+                    field[rows, cols, 1] = best_cols
+                    consider(field[nr, nc, 0] - (nr - rows), field[nr, nc, 1] - (nc - cols))
+            radius = max(height, width)
+            while radius >= 1:
+                consider(best_rows + rng.integers(-radius, radius + 1, len(rows)),
+                         best_cols + rng.integers(-radius, radius + 1, len(cols)))
+                radius //= 2
+        field[rows, cols, 0] = best_rows
+        field[rows, cols, 1] = best_cols
+        return field, best
+
+    def vote(self, image, field, distance):
+        """Each hole pixel becomes the weighted mean of what the overlapping matches put there."""
+        flat = self._flat(image)
+        channels = image.shape[-1]
+        total = np.zeros((flat.shape[0], channels), np.float32)
+        weight_sum = np.zeros(flat.shape[0], np.float32)
+        finite = np.isfinite(distance)
+        distance = np.where(finite, distance, np.float32(1e30))
+        scale = VOTE_SOFTNESS * max(float(distance[finite].max()) if finite.any() else 1.0, 1e-6)
+        # Weigh each patch against the best patch covering the same pixel, so a
+        # pixel whose patches all match badly still gets a vote (no underflow).
+        best_at = np.full(flat.shape[0], np.float32(1e30), np.float32)
+        for offset in self.offsets:
+            target = self.target_index + offset
+            best_at[target] = np.minimum(best_at[target], distance)
+        source_index = self._source_index(field[self.target_rows, self.target_cols, 0],
+                                          field[self.target_rows, self.target_cols, 1])
+        for offset in self.offsets:
+            target = self.target_index + offset
+            weight = np.exp(-(distance - best_at[target]) / (2.0 * scale)).astype(np.float32)
+            weight[~finite] = 0.0
+            total[target] += weight[:, None] * flat[source_index + offset]
+            weight_sum[target] += weight
+        height, width = self.shape
+        r = self.radius
+        total = total.reshape(height + 2 * r, width + 2 * r, channels)[r:r + height, r:r + width]
+        weight_sum = weight_sum.reshape(height + 2 * r, width + 2 * r)[r:r + height, r:r + width]
+        voted = total / np.maximum(weight_sum, 1e-12)[..., None]
+        usable = self.hole & (weight_sum > 0)
+        return np.where(usable[..., None], voted, image).astype(np.float32)
