@@ -6,7 +6,9 @@ a 256x256 crop with a mask of one family (bars, strokes, blobs) whose hole
 ratio falls in one bucket (2-8 %, 8-16 %, 16-28 %).
 
 Methods: the model through the same engine `decensor bar` uses, OpenCV Telea
-and Navier-Stokes (radius 5), and PatchMatch (pypatchmatch).
+and Navier-Stokes (radius 5), PatchMatch (pypatchmatch), and decensor's own
+patch synthesis alone (decensor.patchfill: the bar model's first guess, so
+the table shows what the network adds to it).
 Metrics: hole PSNR, blurred-hole PSNR (Gaussian sigma 1.5), hole L1 and
 whole-image SSIM. Writes the "quality" section of benchmarks/RESULTS.md and a
 contact sheet of procedural pages (input, each method, truth).
@@ -46,6 +48,8 @@ def held_out_samples(per_cell, seed=11):
 def classical_methods():
     import cv2
 
+    from decensor.patchfill import fill_patches
+
     methods = {
         "telea": lambda image, hole: cv2.inpaint(image, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA),
         "navier-stokes": lambda image, hole: cv2.inpaint(image, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_NS),
@@ -58,6 +62,7 @@ def classical_methods():
                 image, hole.astype(np.uint8) * 255, patch_size=5)
     except ImportError:
         print("pypatchmatch is not installed: PatchMatch left out", file=sys.stderr)
+    methods["patch synthesis"] = fill_patches
     return methods
 
 

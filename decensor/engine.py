@@ -11,7 +11,7 @@ The same object serves the command line's batch runner.
 import numpy as np
 
 from . import images, masks
-from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE, inpaint
+from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE, PagePrior, inpaint
 from .modelfile import DEFAULT_MODEL
 
 
@@ -87,7 +87,13 @@ class Decensor:
         """Fill ``hole`` in an (H, W, 3) uint8 array; every other pixel is returned unchanged.
 
         A grey page (even one stored as RGB) gets a grey fill: no colour cast.
+        A bar model built on patch synthesis gets that synthesis as its first
+        guess (see :mod:`decensor.patchfill`) and corrects it.
         """
+        if prior is None and self.prior_kind == "patch_fill":
+            from .patchfill import fill_patches
+
+            prior = PagePrior(fill_patches(rgb, hole))
         filled = inpaint(
             rgb,
             hole,
@@ -104,8 +110,11 @@ class Decensor:
         return filled
 
     @property
-    def takes_prior(self):
-        return len(self.model.inputs) == 3
+    def prior_kind(self):
+        """What the model's prior input holds: "" (none), "mosaic" or "patch_fill"."""
+        if len(self.model.inputs) < 3:
+            return ""
+        return self.card.get("network", {}).get("prior") or "mosaic"
 
     def restore_mosaic_rgb(self, rgb, hole, grid=None):
         """Restore a mosaic region: the fill's detail, the mosaic's block colours.
@@ -123,9 +132,10 @@ class Decensor:
         grid = grid or mosaic.estimate_grid(rgb, hole)
         if grid is None:
             return self.fill_rgb(rgb, hole), None
-        bar = self._bar_engine() if self.takes_prior else self
+        is_mosaic_model = self.prior_kind == "mosaic"
+        bar = self._bar_engine() if is_mosaic_model else self
         restored = mosaic.keep_block_means(bar.fill_rgb(rgb, hole), rgb, grid, hole)
-        if self.takes_prior:
+        if is_mosaic_model:
             prior = mosaic.MosaicPrior(rgb, hole, grid, guess=restored)
             restored = mosaic.keep_block_means(self.fill_rgb(rgb, hole, prior=prior), rgb, grid, hole)
         return restored, grid

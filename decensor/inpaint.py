@@ -35,6 +35,18 @@ def _extract(array, box, fill_value=0):
     return out
 
 
+class PagePrior:
+    """A page-sized first guess (uint8 RGB) served tile by tile as the network's prior input."""
+
+    channels = 3
+
+    def __init__(self, guess):
+        self.guess = guess
+
+    def __call__(self, box):
+        return _extract(self.guess, box).astype(np.float32) / 255.0
+
+
 def _nearest_known_fill(rgb, hole):
     """Last resort for pixels the network never reached: copy the nearest known pixel."""
     _, (rows, cols) = ndimage.distance_transform_edt(hole, return_indices=True)

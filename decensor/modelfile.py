@@ -101,12 +101,13 @@ def card_markdown(card):
         f"* Weights: `{card.get('weights_file')}` (float16), sha256 `{card.get('sha256')}`",
         f"* Parameters: {card.get('parameters', 0):,}",
         f"* Network: partial-convolution U-Net, widths {network.get('widths')}, kernels "
-        f"{network.get('kernels')}, push-pull base fill: {network.get('base_fill', False)}",
+        f"{network.get('kernels')}; it corrects a first guess: {_first_guess(network)}",
         f"* Data: {training.get('data', '?')}",
         f"* Training: {training.get('steps', '?')} steps, batch {training.get('batch_size', '?')}, "
         f"crops {training.get('crop', '?')} px, {training.get('optimizer', '?')}",
         f"* Loss weights: {training.get('loss_weights', '?')}; last training loss "
-        f"{training.get('last_loss', float('nan')):.4f}",
+        f"{_number(training.get('last_loss'))}",
+        f"* Warm start: {training.get('warm_start') or 'none'}",
         f"* Held-out loss terms: {training.get('held_out_loss_terms', '?')}",
         "",
         "Held-out metrics (training's fixed validation set: "
@@ -122,6 +123,19 @@ def card_markdown(card):
         "",
     ]
     return "\n".join(lines)
+
+
+def _first_guess(network):
+    prior = network.get("prior") or ("mosaic" if network.get("prior_channels") else "")
+    if prior == "patch_fill":
+        return "patch synthesis of the hole (decensor.patchfill)"
+    if prior == "mosaic":
+        return "the block means of the mosaic (decensor.mosaic.MosaicPrior)"
+    return "push-pull interpolation" if network.get("base_fill") else "none"
+
+
+def _number(value):
+    return "none (not trained yet)" if value is None else f"{value:.4f}"
 
 
 def check_model(name=DEFAULT_MODEL, models_dir=None):
@@ -176,6 +190,32 @@ def assign_weights(model, arrays, source="weights"):
                 f"{tuple(variable.shape)}"
             )
         variable.assign(arrays[path])
+
+
+def transfer_weights(model, arrays, skip=()):
+    """Warm-start a changed network from another's weights; returns how many were copied.
+
+    Weights with the same path and shape are copied. A kernel that gained
+    input channels (a new prior input joined in front) gets the old kernel
+    for the old channels and zeros for the new ones. The rest keep their
+    initial values, as do layers named in ``skip``.
+    """
+    copied = 0
+    for variable in model.weights:
+        old = arrays.get(variable.path)
+        if old is None or variable.path.split("/")[0] in skip:
+            continue
+        shape = tuple(variable.shape)
+        if old.shape == shape:
+            variable.assign(old)
+        elif old.ndim == 4 and old.shape[:2] + old.shape[3:] == shape[:2] + shape[3:] and old.shape[2] < shape[2]:
+            grown = np.zeros(shape, np.float32)
+            grown[:, :, : old.shape[2]] = old
+            variable.assign(grown)
+        else:
+            continue
+        copied += 1
+    return copied
 
 
 def load_model(name=DEFAULT_MODEL, models_dir=None):

@@ -5,9 +5,11 @@ hole shrinks until the deepest level sees valid context everywhere. Decoder:
 nearest-neighbour upsampling of features *and* masks, concatenated with the
 encoder's skip features and their masks, then a partial convolution. The last
 layer also sees the input image, so known pixels next to the hole steer the
-finest detail. With ``base_fill`` the network predicts a correction to a
-push-pull interpolation of the known pixels (see :mod:`decensor.basefill`),
-so colour and shading that reach in from the rim come for free. The model
+finest detail. The network predicts a correction to a first guess: a
+push-pull interpolation of the known pixels (``base_fill``, see
+:mod:`decensor.basefill`), or a guess handed in as the ``prior`` input (patch
+synthesis for bars, the block means for mosaics), so colour, shading and
+texture that reach in from the rim come for free. The model
 returns the prediction and the mask of pixels the network could actually
 reach; the caller only trusts pixels inside that mask.
 """
@@ -36,6 +38,10 @@ class NetworkConfig:
     # (mosaic: the block means, bicubic, and the block size); its first three
     # channels are the first guess the network corrects, instead of push-pull.
     prior_channels: int = 0
+    # What the prior holds, for the engine that computes it: "mosaic"
+    # (see decensor.mosaic.MosaicPrior) or "patch_fill" (3 channels: the hole
+    # filled by patch synthesis, see decensor.patchfill).
+    prior: str = ""
     # Correct the guess through a learned gate that starts almost shut.
     gated: bool = True
     name: str = field(default="pconv_unet")
@@ -59,6 +65,7 @@ class NetworkConfig:
             extra_deep_convs=int(data.get("extra_deep_convs", 0)),
             base_fill=bool(data.get("base_fill", False)),
             prior_channels=int(data.get("prior_channels", 0)),
+            prior=data.get("prior", "mosaic" if data.get("prior_channels") else ""),
             gated=bool(data.get("gated", False)),
             name=data.get("name", "pconv_unet"),
         )

@@ -108,7 +108,7 @@ def test_a_mosaic_model_starts_exactly_at_the_bar_models_restoration(tmp_path, t
     bar_path, grid = Decensor(models_dir=tiny_models_dir, tile=64, margin=16).restore_mosaic_rgb(mosaicked, hole, GRID)
     folder = _with_mosaic_model(tmp_path, tiny_models_dir, 0.0)
     engine = Decensor(model_name="mosaic", models_dir=folder, tile=64, margin=16)
-    assert engine.takes_prior
+    assert engine.prior_kind == "mosaic"
     untrained, _ = engine.restore_mosaic_rgb(mosaicked, hole, GRID)
     # Zero correction: the first guess, shifted to the block means once more.
     assert np.abs(untrained.astype(int) - bar_path).max() <= 2

@@ -50,7 +50,11 @@ class Task:
             # last layer: it starts exactly at that restoration, and the
             # correction learns at full strength from the first step.
             return NetworkConfig(base_fill=False, prior_channels=MosaicPrior.channels, gated=False, name="mosaic")
-        return NetworkConfig()
+        # The bar model corrects patch synthesis (decensor.patchfill), which
+        # keeps screentone and crisp borders that the push-pull guess smeared
+        # (15.4 against 14.4 dB on the validation set before any training).
+        # Ungated with a zero last layer: it starts exactly at that guess.
+        return NetworkConfig(base_fill=False, prior_channels=3, prior="patch_fill", gated=False)
 
     @property
     def validation(self):
@@ -73,7 +77,7 @@ class Task:
             inputs, targets = make_mosaic_batch(crops, rng, keep=kept)
             inputs = self.with_first_guess(inputs, kept)
         else:
-            inputs, targets = make_batch(crops, rng)
+            inputs, targets = with_patch_guess(make_batch(crops, rng))
         return tuple(inputs), targets
 
     def with_first_guess(self, inputs, kept):
@@ -94,7 +98,7 @@ class Task:
     def held_out(self, held_paths):
         """The fixed held-out set, and how the tool finishes a prediction before writing it."""
         if self.name != "mosaic":
-            inputs, targets = held_out_set(held_paths)
+            inputs, targets = with_patch_guess(held_out_set(held_paths))
             return list(inputs), targets, None
         kept = []
         inputs, targets = held_out_mosaic_set(held_paths, keep=kept)
@@ -105,6 +109,24 @@ class Task:
             return _keep_block_means_all(composites, kept)
 
         return list(inputs), targets, finish
+
+
+def with_patch_guess(batch):
+    """Add the patch-synthesis fill of each hole as the prior input, as the tool does."""
+    from ..patchfill import fill_patches
+
+    (image, known), targets = batch
+    guesses = [
+        fill_patches(np.round(i * 255.0).astype(np.uint8), k[..., 0] < 0.5).astype(np.float32) / 255.0
+        for i, k in zip(image, known)
+    ]
+    return [image, known, np.stack(guesses)], targets
+
+
+def _same_design(shipped, wanted):
+    """Whether a shipped network can be resumed as it is (same first guess and inputs)."""
+    return (shipped.base_fill, shipped.prior_channels, shipped.prior) == (
+        wanted.base_fill, wanted.prior_channels, wanted.prior)
 
 
 def _keep_block_means_all(composites, kept):
@@ -180,8 +202,12 @@ def _load_checkpoint(model, optimizer, folder, log):
     if not state_file.exists():
         return None
     state = json.loads(state_file.read_text())
-    with np.load(folder / "weights.npz") as archive:
-        modelfile.assign_weights(model, {k: archive[k] for k in archive.files}, "checkpoint")
+    try:
+        with np.load(folder / "weights.npz") as archive:
+            modelfile.assign_weights(model, {k: archive[k] for k in archive.files}, "checkpoint")
+    except modelfile.ModelFileError as error:
+        log(f"checkpoint in {folder} does not fit this network ({error}); not resuming from it")
+        return None
     try:
         with np.load(folder / "optimizer.npz") as archive:
             values = [archive[str(i)] for i in range(len(archive.files))]
@@ -223,12 +249,17 @@ def train(
     rng = np.random.default_rng(int(time.time()))
 
     config = task.config()
-    arrays, card, shipped_score = None, {}, None
+    arrays, card, shipped_score, warm_from = None, {}, None, None
     try:
         shipped_config, shipped_arrays, shipped_card = modelfile.load_arrays(model_name, models_dir)
         shipped_score = shipped_card.get("metrics", {}).get("held_out", {}).get("hole_psnr")
         if not restart:
-            config, arrays, card = shipped_config, shipped_arrays, shipped_card
+            if _same_design(shipped_config, config):
+                config, arrays, card = shipped_config, shipped_arrays, shipped_card
+            else:
+                # The design changed (e.g. a new first guess): keep what the
+                # shipped network learnt where it fits, start the rest afresh.
+                warm_from = (shipped_arrays, shipped_card)
     except modelfile.ModelFileError:
         pass
     model = build_network(config)
@@ -240,6 +271,10 @@ def train(
             modelfile.assign_weights(model, arrays, "shipped model")
             state["steps"] = card.get("training", {}).get("steps", 0)
             log(f"resuming from the shipped model ({state['steps']} steps)")
+        elif warm_from is not None:
+            copied = modelfile.transfer_weights(model, warm_from[0], skip=("to_image",))
+            state["warm_start"] = f"{copied} weights from the shipped model sha256 {warm_from[1].get('sha256', '?')[:12]}"
+            log(f"new network design: warm start with {state['warm_start']}")
         else:
             log("starting from random weights")
     else:
@@ -259,7 +294,7 @@ def train(
         # number in its card may come from an older version of either.
         try:
             shipped_model, _ = modelfile.load_model(model_name, models_dir)
-            shipped_score = measure(shipped_model)["hole_psnr"]
+            shipped_score = measure(shipped_model, held_inputs[: len(shipped_model.inputs)])["hole_psnr"]
             log(f"shipped model scores {shipped_score:.2f} dB on the held-out set")
         except (modelfile.ModelFileError, ValueError) as error:
             log(f"shipped model could not be re-scored ({error}); using its card")
@@ -285,6 +320,29 @@ def train(
             log(f"no bar model to compare with ({error})")
     best = [max(known_scores) if known_scores else None]
 
+    def ship(metrics, loss):
+        best[0] = state["best"] = metrics["hole_psnr"]
+        held_out_terms = loss_terms(held_targets[:8], trainer([a[:8] for a in held_inputs], training=False))
+        modelfile.save_weights(model, config, model_name, models_dir, {
+            "training": {
+                "steps": state["steps"], "crop": crop, "batch_size": batch_size,
+                "optimizer": f"Adam lr={learning_rate} clipnorm=1",
+                "loss_weights": task.weights, "last_loss": loss,
+                "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
+                "task": task.name,
+                "validation": task.validation,
+                "warm_start": state.get("warm_start"),
+                "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
+            },
+            "metrics": {"held_out": metrics},
+        })
+        log(f"shipped to {models_dir} (held-out hole PSNR {best[0]:.2f} dB)")
+
+    if warm_from is not None and shipped_score is not None and start_score > shipped_score + SHIP_MARGIN_DB:
+        # A new design whose untrained start (its first guess) already beats
+        # the shipped model: ship it now, so users get it even if training stops.
+        ship(measure(model), None)
+
     def end_of_epoch(epoch, logs):
         state["steps"] += steps_per_epoch
         state["epochs"] += 1
@@ -296,21 +354,7 @@ def train(
             f"blurred {metrics['blurred_hole_psnr']:.2f} dB, L1 {metrics['hole_l1']:.4f}")
         # Ship only a real improvement, not epoch-to-epoch noise.
         if best[0] is None or metrics["hole_psnr"] > best[0] + SHIP_MARGIN_DB:
-            best[0] = state["best"] = metrics["hole_psnr"]
-            held_out_terms = loss_terms(held_targets[:8], trainer([a[:8] for a in held_inputs], training=False))
-            modelfile.save_weights(model, config, model_name, models_dir, {
-                "training": {
-                    "steps": state["steps"], "crop": crop, "batch_size": batch_size,
-                    "optimizer": f"Adam lr={learning_rate} clipnorm=1",
-                    "loss_weights": task.weights, "last_loss": loss,
-                    "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
-                    "task": task.name,
-                    "validation": task.validation,
-                    "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
-                },
-                "metrics": {"held_out": metrics},
-            })
-            log(f"shipped to {models_dir} (held-out hole PSNR {best[0]:.2f} dB)")
+            ship(metrics, loss)
         _save_checkpoint(model, optimizer, state, checkpoint_dir)
         _sample_sheet(model, held_inputs, held_targets, checkpoint_dir / "samples.png")
         if hours is not None and time.time() - started > hours * 3600:

@@ -1,0 +1,79 @@
+"""The bar model that corrects patch synthesis: the engine feeds it, the trainer warm-starts it."""
+
+from dataclasses import replace
+
+import numpy as np
+
+from helpers import TINY, drawing
+
+PATCH_TINY = replace(TINY, base_fill=False, prior_channels=3, prior="patch_fill", gated=False)
+
+
+def _patch_model_dir(tmp_path, correction_scale):
+    import keras
+
+    from decensor.modelfile import save_weights
+    from decensor.network import build_network
+
+    keras.utils.set_random_seed(3)
+    model = build_network(PATCH_TINY)
+    to_image = model.get_layer("to_image")
+    to_image.kernel.assign(np.random.default_rng(0).normal(0, 0.05, to_image.kernel.shape) * correction_scale)
+    folder = tmp_path / "models"
+    save_weights(model, PATCH_TINY, "bar", folder, {"training": {"steps": 0}})
+    return folder
+
+
+def _marked():
+    image = drawing(128, 160, seed=4)
+    hole = np.zeros(image.shape[:2], bool)
+    hole[40:70, 30:120] = True
+    return image, hole
+
+
+def test_untrained_patch_model_returns_exactly_the_patch_synthesis(tmp_path):
+    from decensor.engine import Decensor
+    from decensor.patchfill import fill_patches
+
+    image, hole = _marked()
+    engine = Decensor(models_dir=_patch_model_dir(tmp_path, 0.0), tile=64, margin=16)
+    assert engine.prior_kind == "patch_fill"
+    painted = image.copy()
+    painted[hole] = (0, 255, 0)
+    filled = engine.fill_rgb(painted, hole)
+    np.testing.assert_array_equal(filled, fill_patches(painted, hole))
+    np.testing.assert_array_equal(filled[~hole], image[~hole])
+
+
+def test_trained_correction_changes_only_the_hole(tmp_path):
+    from decensor.engine import Decensor
+    from decensor.patchfill import fill_patches
+
+    image, hole = _marked()
+    engine = Decensor(models_dir=_patch_model_dir(tmp_path, 1.0), tile=64, margin=16)
+    filled = engine.fill_rgb(image, hole)
+    assert (filled[hole] != fill_patches(image, hole)[hole]).any()
+    np.testing.assert_array_equal(filled[~hole], image[~hole])
+
+
+def test_warm_start_keeps_old_weights_where_they_fit_and_zero_for_the_new_input():
+    import keras
+
+    from decensor.modelfile import transfer_weights
+    from decensor.network import build_network
+    from decensor.training.train import _same_design
+
+    keras.utils.set_random_seed(5)
+    old = build_network(TINY)
+    arrays = {v.path: np.asarray(v.numpy()) for v in old.weights}
+    new = build_network(PATCH_TINY)
+    assert not _same_design(TINY, PATCH_TINY) and _same_design(PATCH_TINY, replace(PATCH_TINY, widths=(4, 4, 4)))
+    copied = transfer_weights(new, arrays, skip=("to_image",))
+    weights = {v.path: np.asarray(v.numpy()) for v in new.weights}
+    first = weights["encode_0/kernel"]
+    old_first = arrays["encode_0/kernel"]
+    np.testing.assert_array_equal(first[:, :, : old_first.shape[2]], old_first)
+    assert not first[:, :, old_first.shape[2]:].any()
+    np.testing.assert_array_equal(weights["decode_0/kernel"], arrays["decode_0/kernel"])
+    assert not weights["to_image/kernel"].any()  # skipped: the new model starts at its guess
+    assert copied == sum(1 for v in new.weights if not v.path.startswith("to_image"))
