@@ -83,17 +83,18 @@ class Decensor:
         output, reached = self._compiled(*inputs)
         return ops.convert_to_numpy(output), ops.convert_to_numpy(reached)
 
-    def fill_rgb(self, rgb, hole, progress=None, prior=None):
+    def fill_rgb(self, rgb, hole, progress=None, prior=None, guide=None):
         """Fill ``hole`` in an (H, W, 3) uint8 array; every other pixel is returned unchanged.
 
         A grey page (even one stored as RGB) gets a grey fill: no colour cast.
         A bar model built on patch synthesis gets that synthesis as its first
-        guess (see :mod:`decensor.patchfill`) and corrects it.
+        guess (see :mod:`decensor.patchfill`; ``guide`` steers it, e.g. to a
+        mosaic's block means) and corrects it.
         """
         if prior is None and self.prior_kind == "patch_fill":
             from .patchfill import fill_patches
 
-            prior = PagePrior(fill_patches(rgb, hole))
+            prior = PagePrior(fill_patches(rgb, hole, guide=guide))
         filled = inpaint(
             rgb,
             hole,
@@ -119,8 +120,10 @@ class Decensor:
     def restore_mosaic_rgb(self, rgb, hole, grid=None):
         """Restore a mosaic region: the fill's detail, the mosaic's block colours.
 
-        The bar model fills the region from its surroundings and every block
-        is shifted to the mean colour the mosaic kept (see
+        The bar model fills the region from its surroundings (its patch
+        synthesis guided to keep the block means, see
+        :func:`decensor.mosaic.block_mean_guide`) and every block is shifted
+        to the mean colour the mosaic kept (see
         :func:`decensor.mosaic.block_mean_correction`). A mosaic model (one
         that takes a prior) then corrects that restoration, seeing the
         bicubic block means and the block size too, and its result is shifted
@@ -134,7 +137,8 @@ class Decensor:
             return self.fill_rgb(rgb, hole), None
         is_mosaic_model = self.prior_kind == "mosaic"
         bar = self._bar_engine() if is_mosaic_model else self
-        restored = mosaic.keep_block_means(bar.fill_rgb(rgb, hole), rgb, grid, hole)
+        guide = mosaic.block_mean_guide(rgb, grid, hole)
+        restored = mosaic.keep_block_means(bar.fill_rgb(rgb, hole, guide=guide), rgb, grid, hole)
         if is_mosaic_model:
             prior = mosaic.MosaicPrior(rgb, hole, grid, guess=restored)
             restored = mosaic.keep_block_means(self.fill_rgb(rgb, hole, prior=prior), rgb, grid, hole)

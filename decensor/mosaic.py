@@ -509,6 +509,43 @@ def keep_block_means(filled, mosaic, grid, hole):
     return result
 
 
+def block_mean_guide(mosaic, grid, hole, passes=2):
+    """A guide for :func:`decensor.patchfill.fill_patches`: patch synthesis that keeps the block means.
+
+    For a window of the page it returns ``project(estimate, factor)``: the
+    estimate (at 1/factor scale) is enlarged to the page's scale, shifted to
+    the mosaic's block means as :func:`block_mean_correction` does, and the
+    shift is averaged back down. So every level of the synthesis copies
+    patches that agree with what the mosaic still shows, instead of
+    filling the region from its surroundings alone.
+    """
+    mosaic = np.asarray(mosaic)
+
+    def for_window(window):
+        rows, cols = window
+        local_grid = Grid(grid.size, (grid.offset_y - rows.start) % grid.size,
+                          (grid.offset_x - cols.start) % grid.size)
+        local_mosaic = mosaic[window].astype(np.float32)
+        local_hole = hole[window]
+        height, width = local_hole.shape
+
+        def project(estimate, factor):
+            channels = estimate.shape[-1]
+            full = np.repeat(np.repeat(estimate, factor, axis=0), factor, axis=1)[:height, :width]
+            full = np.pad(full, ((0, height - full.shape[0]), (0, width - full.shape[1]), (0, 0)), mode="edge")
+            target = local_mosaic[..., :channels]
+            shift = block_mean_correction(full, target, local_grid, local_hole, passes=passes) - full
+            shift[~local_hole] = 0.0
+            rows_kept, cols_kept = estimate.shape[0] * factor, estimate.shape[1] * factor
+            shift = np.pad(shift, ((0, max(0, rows_kept - height)), (0, max(0, cols_kept - width)), (0, 0)))
+            shift = shift[:rows_kept, :cols_kept].reshape(estimate.shape[0], factor, estimate.shape[1], factor, channels)
+            return estimate + shift.mean(axis=(1, 3))
+
+        return project
+
+    return for_window
+
+
 class MosaicPrior:
     """What is known about a mosaic region, tile by tile, for the mosaic network's ``prior`` input.
 

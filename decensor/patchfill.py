@@ -40,12 +40,16 @@ LOCAL_STEPS = (2, 1)
 CONTEXT = 48                 # known pixels around a region that serve as source
 
 
-def fill_patches(rgb, hole, rng=None, patch_radius=None, context=None):
+def fill_patches(rgb, hole, rng=None, patch_radius=None, context=None, guide=None):
     """Return ``rgb`` (H, W, C uint8 or float) with ``hole`` filled by patch synthesis.
 
     Each connected region is completed from a window around it: ``context``
     pixels or the region's own size, whichever is larger, so a big bar
     draws on a wide neighbourhood and a speck stays cheap.
+    ``guide(window)``, for a hole that is not wholly unknown (a mosaic),
+    returns ``project(estimate, factor)``: it pulls an estimate at
+    1/``factor`` scale towards what is known about the hole; it is applied
+    after every vote at every level (see :func:`complete`).
     """
     rng = np.random.default_rng(0) if rng is None else rng
     patch_radius = PATCH_RADIUS if patch_radius is None else patch_radius
@@ -57,7 +61,8 @@ def fill_patches(rgb, hole, rng=None, patch_radius=None, context=None):
         part_hole = hole[window]
         if part_hole.all():
             continue  # nothing known to copy from (only when the whole page is marked)
-        completed = complete(rgb[window], part_hole, rng, patch_radius)[part_hole]
+        project = guide(window) if guide is not None else None
+        completed = complete(rgb[window], part_hole, rng, patch_radius, project)[part_hole]
         if np.issubdtype(rgb.dtype, np.integer):
             completed = np.clip(np.round(completed), 0, np.iinfo(rgb.dtype).max)
         result[window][part_hole] = completed.astype(rgb.dtype)
@@ -89,28 +94,40 @@ def _windows(hole, context):
     return [(slice(t, b), slice(l, r)) for t, l, b, r in boxes]
 
 
-def complete(image, hole, rng, patch_radius=PATCH_RADIUS):
-    """Multi-scale patch completion of one window; returns the whole float image."""
+def complete(image, hole, rng, patch_radius=PATCH_RADIUS, project=None):
+    """Multi-scale patch completion of one window; returns the whole float image.
+
+    ``project(estimate, factor)``, if given, corrects the estimate of the
+    level at 1/``factor`` scale after every vote (its hole pixels are kept).
+    """
     image = np.asarray(image, np.float32)
     if image.ndim == 2:
-        return complete(image[..., None], hole, rng, patch_radius)[..., 0]
+        return complete(image[..., None], hole, rng, patch_radius, project)[..., 0]
     if image.shape[-1] > 1 and not np.ptp(image[~hole], axis=-1).any():
         # A grey window (whatever paint hides in the hole): match and vote on
         # one channel, a third of the work.
-        return np.repeat(complete(image[..., :1], hole, rng, patch_radius), image.shape[-1], axis=-1)
+        return np.repeat(complete(image[..., :1], hole, rng, patch_radius, project),
+                         image.shape[-1], axis=-1)
     pyramid = _pyramid(image, hole, patch_radius)
     estimate, field = None, None
     for depth, (level_image, level_hole) in enumerate(reversed(pyramid)):
+        factor = 2 ** (len(pyramid) - 1 - depth)
         level = _Level(level_image, level_hole, patch_radius)
+
+        def guided(estimate_here):
+            if project is None:
+                return estimate_here
+            return np.where(level_hole[..., None], project(estimate_here, factor), estimate_here)
+
         if estimate is None:
-            current = _nearest_known(level_image, level_hole)
+            current = guided(_nearest_known(level_image, level_hole))
         else:
-            current = np.where(level_hole[..., None], _upsample(estimate, level_hole.shape), level_image)
+            current = guided(np.where(level_hole[..., None], _upsample(estimate, level_hole.shape), level_image))
         field = level.initial_field(rng, None if field is None else _upsample_field(field, level_hole.shape))
         iterations = EM_ITERATIONS[min(depth, len(EM_ITERATIONS) - 1)]
         for _ in range(iterations):
             field, distance = level.search(current, field, rng, SEARCH_ITERATIONS, local=depth > 0)
-            current = level.vote(current, field, distance)
+            current = guided(level.vote(current, field, distance))
         estimate = current
     return estimate
 

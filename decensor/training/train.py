@@ -40,7 +40,7 @@ class Task:
             raise ValueError(f"unknown task {name!r}: bar or mosaic")
         self.name = name
         self.models_dir = models_dir
-        self._bar_model = None
+        self._bar_engine = None
 
     def config(self):
         if self.name == "mosaic":
@@ -66,10 +66,13 @@ class Task:
                 "(2-8, 8-16, 16-28 %), half procedural manga pages from held-out seeds, half held-out "
                 "Debian images; other seeds than benchmarks/quality.py")
 
-    def bar_model(self):
-        if self._bar_model is None:
-            self._bar_model, _ = modelfile.load_model("bar", self.models_dir)
-        return self._bar_model
+    def bar_engine(self):
+        """The shipped bar model in the tool's engine: it makes the mosaic model's first guess."""
+        if self._bar_engine is None:
+            from ..engine import Decensor
+
+            self._bar_engine = Decensor(models_dir=self.models_dir)
+        return self._bar_engine
 
     def batch(self, crops, rng):
         if self.name == "mosaic":
@@ -81,11 +84,12 @@ class Task:
         return tuple(inputs), targets
 
     def with_first_guess(self, inputs, kept):
-        """Put the bar model's block-mean-corrected fill in front of the mosaic evidence, as the tool does."""
+        """Put what decensor mosaic does without a mosaic model in front of the mosaic evidence."""
         image, known, evidence = inputs
-        predicted, _ = self.bar_model()([image, known], training=False)
-        composite = image + (1.0 - known) * np.clip(np.asarray(predicted), 0.0, 1.0)
-        return [image, known, np.concatenate([_keep_block_means_all(composite, kept), evidence], axis=-1)]
+        engine = self.bar_engine()
+        guesses = [engine.restore_mosaic_rgb(mosaicked, hole, grid)[0].astype(np.float32) / 255.0
+                   for mosaicked, hole, grid in kept]
+        return [image, known, np.concatenate([np.stack(guesses), evidence], axis=-1)]
 
     @property
     def loss(self):
