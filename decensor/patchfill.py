@@ -37,15 +37,17 @@ VOTE_SOFTNESS = 10.0
 # already coherent in the large: short propagation jumps do (8 s -> 5 s on a
 # 1654x2339 page with 5 % marked; 36 crops scored the same within noise).
 LOCAL_STEPS = (2, 1)
-CONTEXT = 48                 # known pixels around a region that serve as source
+CONTEXT = 48                 # known pixels around a region that serve as source ...
+MAX_CONTEXT = 256            # ... growing with the region's size up to this
 
 
 def fill_patches(rgb, hole, rng=None, patch_radius=None, context=None, guide=None):
     """Return ``rgb`` (H, W, C uint8 or float) with ``hole`` filled by patch synthesis.
 
     Each connected region is completed from a window around it: ``context``
-    pixels or the region's own size, whichever is larger, so a big bar
-    draws on a wide neighbourhood and a speck stays cheap.
+    pixels or the region's own size (up to ``MAX_CONTEXT``), whichever is
+    larger, so a big bar draws on a wide neighbourhood, a speck stays cheap
+    and a huge page never holds more than a region's surroundings as float.
     ``guide(window)``, for a hole that is not wholly unknown (a mosaic),
     returns ``project(estimate, factor)``: it pulls an estimate at
     1/``factor`` scale towards what is known about the hole; it is applied
@@ -75,7 +77,7 @@ def _windows(hole, context):
     boxes = []
     for found in ndimage.find_objects(labels):
         rows, cols = found
-        reach = max(context, rows.stop - rows.start, cols.stop - cols.start)
+        reach = max(context, min(MAX_CONTEXT, rows.stop - rows.start, cols.stop - cols.start))
         boxes.append([max(0, rows.start - reach), max(0, cols.start - reach),
                       min(hole.shape[0], rows.stop + reach), min(hole.shape[1], cols.stop + reach)])
     merged = True
@@ -202,8 +204,8 @@ class _Level:
         offsets = np.arange(-radius, radius + 1)
         self.offsets = (offsets[:, None] * self.padded_width + offsets[None, :]).ravel()
         self.target_index = (self.target_rows + radius) * self.padded_width + self.target_cols + radius
-        trust = np.where(hole, HOLE_TRUST, 1.0).astype(np.float32)
-        self.trust = np.pad(trust, radius, mode="edge").ravel()
+        trust = np.pad(np.where(hole, HOLE_TRUST, 1.0).astype(np.float32), radius, mode="edge").ravel()
+        self.target_trust = trust[self.target_index[:, None] + self.offsets[None, :]]
 
     def _flat(self, image):
         padded = np.pad(image, ((self.radius, self.radius), (self.radius, self.radius), (0, 0)), mode="edge")
@@ -212,20 +214,31 @@ class _Level:
     def _source_index(self, rows, cols):
         return (rows + self.radius) * self.padded_width + cols + self.radius
 
-    def distance(self, flat, rows, cols, which=None):
+    def _patch_view(self, image):
+        """A (H, W, C, size, size) view: the patch centred on every pixel (edges replicated)."""
+        r = self.radius
+        padded = np.pad(image, ((r, r), (r, r), (0, 0)), mode="edge")
+        return np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1), axis=(0, 1))
+
+    @staticmethod
+    def _patches(view, rows, cols):
+        """(N, channels, pixels per patch) values of the patches centred at (rows, cols)."""
+        channels, size = view.shape[2], view.shape[3] * view.shape[4]
+        return view[rows, cols].reshape(len(rows), channels, size)
+
+    def distance(self, view, targets, rows, cols, which=None):
         """Trust-weighted squared differences between target patches (all, or ``which``) and the
         candidate patches at (rows, cols); inf where the candidate may not be copied."""
-        target_index = self.target_index if which is None else self.target_index[which]
-        source_index = self._source_index(rows, cols)
-        total = np.zeros(len(rows), np.float32)
-        for offset in self.offsets:
-            diff = flat[target_index + offset] - flat[source_index + offset]
-            total += np.einsum("ij,ij->i", diff, diff) * self.trust[target_index + offset]
+        wanted = targets if which is None else targets[which]
+        trust = self.target_trust if which is None else self.target_trust[which]
+        diff = wanted - self._patches(view, rows, cols)
+        total = np.einsum("ncp,ncp->np", diff, diff)
+        total = np.einsum("np,np->n", total, trust)
         return np.where(self.source[rows, cols], total, np.inf)
 
     def initial_field(self, rng, carried):
         """A match for every pixel: the carried one where it is a valid source, else a random source."""
-        field = np.zeros(self.shape + (2,), np.int64)
+        field = np.zeros(self.shape + (2,), np.int32)
         if carried is not None:
             field[...] = carried
             field[..., 0] = np.clip(field[..., 0], 0, self.shape[0] - 1)
@@ -242,11 +255,12 @@ class _Level:
         ``local``: the field came from a coarser level and is already good in
         the large; propagate over short jumps only.
         """
-        flat = self._flat(image)
+        view = self._patch_view(image)
         rows, cols = self.target_rows, self.target_cols
+        targets = self._patches(view, rows, cols)  # fixed while searching
         best_rows = field[rows, cols, 0].copy()
         best_cols = field[rows, cols, 1].copy()
-        best = self.distance(flat, best_rows, best_cols)
+        best = self.distance(view, targets, best_rows, best_cols)
         height, width = self.shape
 
         def consider(cand_rows, cand_cols):
@@ -256,7 +270,7 @@ class _Level:
             which = np.flatnonzero(self.source[cand_rows, cand_cols]
                                    & ((cand_rows != best_rows) | (cand_cols != best_cols)))
             cand_rows, cand_cols = cand_rows[which], cand_cols[which]
-            d = self.distance(flat, cand_rows, cand_cols, which)
+            d = self.distance(view, targets, cand_rows, cand_cols, which)
             better = d < best[which]
             which = which[better]
             best_rows[which] = cand_rows[better]
