@@ -2,7 +2,8 @@
 
 Methods: the mosaic left as it is, bicubic upsampling of the block means, the
 bar model filling the region as a hole, and `decensor mosaic`'s restoration
-(bar fill shifted to the mosaic's block means). Metrics: hole PSNR,
+(the bar model's patch synthesis guided by the block means, its network
+correction, every block shifted to the mosaic's mean). Metrics: hole PSNR,
 blurred-hole PSNR (sigma 1.5), SSIM. Writes the "mosaic quality" section.
 
     python benchmarks/mosaic_quality.py [--per-bucket 12]

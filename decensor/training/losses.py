@@ -22,14 +22,18 @@ from keras import ops
 # "hole_log" (per-image log MSE) weighs every image alike, as the averaged
 # PSNR does: alone (weight 0.1, all else 0) it held the validation PSNR
 # (14.44 dB) where L1 + squared error alone lost 0.15 dB in 1,300 steps.
+# The bar model now corrects patch synthesis, which already brings the
+# texture: with the texture terms above at full weight (gradient 1,
+# contrast 0.5, tv 0.02) the first 300 steps took validation from 16.10 to
+# 15.95 dB, so they are kept small and the error terms lead.
 WEIGHTS = {
     "hole_log": 0.1,
-    "hole": 3.0,
+    "hole": 1.0,
     "hole_squared": 12.0,
-    "valid": 1.0,
-    "gradient": 1.0,
-    "contrast": 0.5,
-    "tv": 0.02,
+    "valid": 0.0,
+    "gradient": 0.25,
+    "contrast": 0.0,
+    "tv": 0.0,
 }
 
 
@@ -98,7 +102,8 @@ def loss_terms(y_true, y_pred):
 # A mosaic's hidden detail is mostly unknowable; texture terms there only
 # add invented detail that PSNR punishes (first runs fell below the bicubic
 # guess), so the mosaic model learns with error terms and a little gradient.
-MOSAIC_WEIGHTS = dict(WEIGHTS, gradient=0.25, contrast=0.0, tv=0.0)
+MOSAIC_WEIGHTS = {"hole_log": 0.0, "hole": 3.0, "hole_squared": 12.0, "valid": 1.0,
+                  "gradient": 0.25, "contrast": 0.0, "tv": 0.0}
 
 
 def inpainting_loss(y_true, y_pred, weights=None):
