@@ -33,6 +33,13 @@ HOLE_TRUST = 0.1
 # Votes are weighted exp(-(d - d_best) / (2 * VOTE_SOFTNESS * max d)): nearly
 # even. Sharp weights keep more grain but score lower where matches disagree.
 VOTE_SOFTNESS = 10.0
+# Entering a finer level, hole pixels are re-voted with nearly winner-takes-all
+# weights from the matches carried down: hatching finer than the coarse level
+# (where it averaged to grey) comes back as hatching instead of staying a grey
+# bar that plain paper between the lines matches perfectly. On the trainer's
+# 108 validation crops: hole PSNR 15.93 -> 15.84 dB, blurred 19.22 -> 19.26 dB,
+# and the sample page's bars over hatching disappear instead of turning grey.
+ENTRY_SOFTNESS = 0.02
 # Below the coarsest level the field is carried from the level above and is
 # already coherent in the large: short propagation jumps do (8 s -> 5 s on a
 # 1654x2339 page with 5 % marked; 36 crops scored the same within noise).
@@ -126,6 +133,11 @@ def complete(image, hole, rng, patch_radius=PATCH_RADIUS, project=None):
         else:
             current = guided(np.where(level_hole[..., None], _upsample(estimate, level_hole.shape), level_image))
         field = level.initial_field(rng, None if field is None else _upsample_field(field, level_hole.shape))
+        if estimate is not None and ENTRY_SOFTNESS:
+            # Start from the pixels the carried matches point at, not from the
+            # enlarged coarse estimate: a fine texture (hatching, tone) that
+            # averaged to grey one level up comes back as texture here.
+            current = guided(level.vote(current, field, level.field_distance(current, field), ENTRY_SOFTNESS))
         iterations = EM_ITERATIONS[min(depth, len(EM_ITERATIONS) - 1)]
         for _ in range(iterations):
             field, distance = level.search(current, field, rng, SEARCH_ITERATIONS, local=depth > 0)
@@ -249,6 +261,12 @@ class _Level:
         field[bad, 1] = self.source_cols[picks]
         return field
 
+    def field_distance(self, image, field):
+        """The distance of every target patch to its current match."""
+        view = self._patch_view(image)
+        rows, cols = self.target_rows, self.target_cols
+        return self.distance(view, self._patches(view, rows, cols), field[rows, cols, 0], field[rows, cols, 1])
+
     def search(self, image, field, rng, iterations, local=False):
         """PatchMatch: propagate good matches from neighbours, then search randomly around them.
 
@@ -295,7 +313,7 @@ class _Level:
         field[rows, cols, 1] = best_cols
         return field, best
 
-    def vote(self, image, field, distance):
+    def vote(self, image, field, distance, softness=None):
         """Each hole pixel becomes the weighted mean of what the overlapping matches put there."""
         flat = self._flat(image)
         channels = image.shape[-1]
@@ -303,7 +321,8 @@ class _Level:
         weight_sum = np.zeros(flat.shape[0], np.float32)
         finite = np.isfinite(distance)
         distance = np.where(finite, distance, np.float32(1e30))
-        scale = VOTE_SOFTNESS * max(float(distance[finite].max()) if finite.any() else 1.0, 1e-6)
+        softness = VOTE_SOFTNESS if softness is None else softness
+        scale = softness * max(float(distance[finite].max()) if finite.any() else 1.0, 1e-6)
         # Weigh each patch against the best patch covering the same pixel, so a
         # pixel whose patches all match badly still gets a vote (no underflow).
         best_at = np.full(flat.shape[0], np.float32(1e30), np.float32)
