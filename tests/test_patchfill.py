@@ -70,3 +70,17 @@ def test_small_and_thin_windows_are_filled_without_error(shape):
     filled = fill_patches(image, hole)
     np.testing.assert_array_equal(filled[~hole], image[~hole])
     assert filled.shape == image.shape
+
+
+def test_fine_hatching_under_a_thick_bar_comes_back_as_hatching_not_grey():
+    rows, cols = np.mgrid[:160, :240]
+    lines = (rows + cols) % 12 == 0  # thin diagonal hatching, wider apart than a patch
+    gray = np.where(lines, 40, 170).astype(np.uint8)
+    image = np.repeat(gray[..., None], 3, axis=-1)
+    hole = np.zeros(gray.shape, bool)
+    hole[60:96, 40:200] = True
+    filled = fill_patches(image, hole)[..., 0].astype(np.float32)
+    truth = gray.astype(np.float32)
+    # A grey bar (the mean of the hatching) would have almost no spread.
+    assert filled[hole].std() > 0.7 * truth[hole].std()
+    assert hole_psnr(filled / 255.0, truth / 255.0, hole) > 20
