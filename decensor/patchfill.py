@@ -85,27 +85,14 @@ def fill_patches(rgb, hole, rng=None, context=None, guide=None):
 
 def _windows(hole, context):
     """Slices of context windows, one per group of regions whose windows overlap."""
-    labels, count = ndimage.label(hole, structure=np.ones((3, 3), bool))
-    boxes = []
-    for found in ndimage.find_objects(labels):
-        rows, cols = found
-        reach = max(context, min(MAX_CONTEXT, rows.stop - rows.start, cols.stop - cols.start))
-        boxes.append([max(0, rows.start - reach), max(0, cols.start - reach),
-                      min(hole.shape[0], rows.stop + reach), min(hole.shape[1], cols.stop + reach)])
-    merged = True
-    while merged:  # merge overlapping windows so no pixel is filled twice from stale context
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return [(slice(t, b), slice(l, r)) for t, l, b, r in boxes]
+    from .regions import group_regions, label_regions
+
+    _, boxes = label_regions(hole)
+
+    def reach(box):
+        return max(context, min(MAX_CONTEXT, box.height, box.width))
+
+    return [group.box.slices for group in group_regions(boxes, reach, hole.shape)]
 
 
 def complete(image, hole, rng, project=None):

@@ -123,8 +123,13 @@ def label_regions(hole):
 
 
 def group_regions(boxes, margin, shape):
-    """Merge regions whose context windows (box + margin) overlap."""
-    groups = [Group((index + 1,), box.expanded(margin, shape)) for index, box in enumerate(boxes)]
+    """Merge regions whose context windows (box + margin) overlap.
+
+    ``margin`` is a number of pixels, or a function of a region's box giving
+    that region's own margin.
+    """
+    margin_of = margin if callable(margin) else (lambda box: margin)
+    groups = [Group((index + 1,), box.expanded(margin_of(box), shape)) for index, box in enumerate(boxes)]
     merged = True
     while merged:
         merged = False
