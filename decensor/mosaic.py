@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .inpaint import PagePrior
+
 MIN_BLOCK = 4
 RIM_RINGING = 0.12
 MAX_BLOCK = 48
@@ -564,21 +566,14 @@ class MosaicPrior:
         self.rgb = rgb
         self.hole = hole
         self.grid = grid
-        self.guess = guess
+        self.guess = None if guess is None else PagePrior(guess)
         self.means, self.origin = block_means(rgb, grid)
 
     def __call__(self, box):
         evidence = self._evidence(box)
         if self.guess is None:
             return evidence
-        tile = np.zeros((box.height, box.width, self.channels), np.float32)
-        tile[..., 3:] = evidence
-        inside = box.clipped(self.hole.shape)
-        if inside.height > 0 and inside.width > 0:
-            placed = (slice(inside.top - box.top, inside.bottom - box.top),
-                      slice(inside.left - box.left, inside.right - box.left))
-            tile[placed][..., :3] = self.guess[inside.slices].astype(np.float32) / 255.0
-        return tile
+        return np.concatenate([self.guess(box), evidence], axis=-1)
 
     def _evidence(self, box):
         from .regions import Box
