@@ -307,7 +307,8 @@ def train(
     started = time.time()
     # The weights we start from are the bar to clear: a fresh network that
     # starts at its guess, or a resumed one, must beat itself before shipping.
-    start_score = measure(model)["hole_psnr"]
+    start_metrics = measure(model)
+    start_score = start_metrics["hole_psnr"]
     log(f"starting weights score {start_score:.2f} dB on the held-out set")
     # (A checkpoint's own "best" may come from older scoring code: the shipped
     # model, re-scored above, stands for every earlier success.)
@@ -345,7 +346,7 @@ def train(
     if warm_from is not None and shipped_score is not None and start_score > shipped_score + SHIP_MARGIN_DB:
         # A new design whose untrained start (its first guess) already beats
         # the shipped model: ship it now, so users get it even if training stops.
-        ship(measure(model), None)
+        ship(start_metrics, None)
 
     def end_of_epoch(epoch, logs):
         state["steps"] += steps_per_epoch
