@@ -45,8 +45,9 @@ class Task:
     def config(self):
         if self.name == "mosaic":
             # The mosaic model corrects what decensor mosaic does without it
-            # (the bar model's fill shifted to the block means), seeing the
-            # bicubic block means and block size too. Ungated, with a zero
+            # (patch synthesis guided by the block means, then every block
+            # shifted to its mean), seeing the bicubic block means and block
+            # size too. Ungated, with a zero
             # last layer: it starts exactly at that restoration, and the
             # correction learns at full strength from the first step.
             return NetworkConfig(base_fill=False, prior_channels=MosaicPrior.channels, gated=False, name="mosaic")
@@ -313,16 +314,9 @@ def train(
     # (A checkpoint's own "best" may come from older scoring code: the shipped
     # model, re-scored above, stands for every earlier success.)
     known_scores = [v for v in (shipped_score, start_score) if v is not None]
-    if task.name == "mosaic":
-        # Without a mosaic model, decensor mosaic fills with the bar model and
-        # corrects the block means: a mosaic model must beat that to ship.
-        try:
-            bar_model, _ = modelfile.load_model("bar", models_dir)
-            bar_score = measure(bar_model, held_inputs[:2])["hole_psnr"]
-            log(f"bar model + block-mean correction scores {bar_score:.2f} dB: the score to beat")
-            known_scores.append(bar_score)
-        except modelfile.ModelFileError as error:
-            log(f"no bar model to compare with ({error})")
+    # (For the mosaic task the starting weights add nothing to their first
+    # guess, which is what decensor mosaic does without a mosaic model: the
+    # start score is the score to beat.)
     best = [max(known_scores) if known_scores else None]
 
     def ship(metrics, loss):
