@@ -56,16 +56,21 @@ class Decensor:
         paint=None,
     ):
         if model is None:
-            from .modelfile import load_model
+            from . import modelfile
 
-            model, self.card = load_model(model_name, models_dir)
+            self.config, arrays, self.card = modelfile.load_arrays(model_name, models_dir)
+            if modelfile.adds_nothing(self.config, arrays):
+                model = None  # its output is its first guess: no network to run
+            else:
+                model = modelfile.build_model(self.config, arrays, str(modelfile.model_paths(model_name, models_dir)[0]))
+            step = self.config.downsampling
         else:
-            self.card = {}
+            self.config, self.card = None, {}
+            step = 2 ** sum(1 for layer in model.layers if getattr(layer, "strides", 1) == 2)
         self.model = model
         self.models_dir = models_dir
         self._compiled = None
         self._bar = None
-        step = 2 ** sum(1 for layer in model.layers if getattr(layer, "strides", 1) == 2)
         if tile % step:
             raise ValueError(f"tile must be a multiple of {step} for this network, got {tile}")
         self.tile = tile
@@ -95,16 +100,19 @@ class Decensor:
             from .patchfill import fill_patches
 
             prior = PagePrior(fill_patches(rgb, hole, guide=guide))
-        filled = inpaint(
-            rgb,
-            hole,
-            self.predict,
-            tile=self.tile,
-            margin=self.margin,
-            batch_size=self.batch_size,
-            progress=progress,
-            prior=prior,
-        )
+        if self.model is None:
+            filled = prior.guess.copy()  # what the untrained correction would return
+        else:
+            filled = inpaint(
+                rgb,
+                hole,
+                self.predict,
+                tile=self.tile,
+                margin=self.margin,
+                batch_size=self.batch_size,
+                progress=progress,
+                prior=prior,
+            )
         if images.looks_grayscale(rgb, ~hole):
             gray = np.round(images.luma(filled[hole])).astype(np.uint8)
             filled[hole] = gray[:, None]
@@ -113,6 +121,8 @@ class Decensor:
     @property
     def prior_kind(self):
         """What the model's prior input holds: "" (none), "mosaic" or "patch_fill"."""
+        if self.config is not None:
+            return (self.config.prior or "mosaic") if self.config.prior_channels else ""
         if len(self.model.inputs) < 3:
             return ""
         return self.card.get("network", {}).get("prior") or "mosaic"
@@ -139,7 +149,7 @@ class Decensor:
         bar = self._bar_engine() if is_mosaic_model else self
         guide = mosaic.block_mean_guide(rgb, grid, hole)
         restored = mosaic.keep_block_means(bar.fill_rgb(rgb, hole, guide=guide), rgb, grid, hole)
-        if is_mosaic_model:
+        if is_mosaic_model and self.model is not None:
             prior = mosaic.MosaicPrior(rgb, hole, grid, guess=restored)
             restored = mosaic.keep_block_means(self.fill_rgb(rgb, hole, prior=prior), rgb, grid, hole)
         return restored, grid

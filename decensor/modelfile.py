@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .network import NetworkConfig
+from .design import NetworkConfig
 
 FORMAT_VERSION = 1
 DEFAULT_MODEL = "bar"
@@ -218,11 +218,29 @@ def transfer_weights(model, arrays, skip=()):
     return copied
 
 
-def load_model(name=DEFAULT_MODEL, models_dir=None):
-    """Build the network from code and fill in the shipped weights."""
+def adds_nothing(config, arrays):
+    """Whether the network's output is exactly the first guess in its prior.
+
+    True for an ungated correction whose last layer is all zeros: a design
+    shipped before any training improved on its guess. The engine then
+    skips the network, which gives the same pixels without TensorFlow's
+    start-up or the U-Net's time.
+    """
+    last = [arrays.get(f"to_image/{part}") for part in ("kernel", "bias")]
+    return (bool(config.prior_channels) and not config.gated
+            and all(weights is not None and not np.any(weights) for weights in last))
+
+
+def build_model(config, arrays, source="weights"):
+    """The Keras network of ``config`` holding ``arrays``."""
     from .network import build_network
 
-    config, arrays, card = load_arrays(name, models_dir)
     model = build_network(config)
-    assign_weights(model, arrays, source=str(model_paths(name, models_dir)[0]))
-    return model, card
+    assign_weights(model, arrays, source=source)
+    return model
+
+
+def load_model(name=DEFAULT_MODEL, models_dir=None):
+    """Build the network from code and fill in the shipped weights."""
+    config, arrays, card = load_arrays(name, models_dir)
+    return build_model(config, arrays, str(model_paths(name, models_dir)[0])), card

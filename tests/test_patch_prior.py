@@ -45,12 +45,39 @@ def test_untrained_patch_model_returns_exactly_the_patch_synthesis(tmp_path):
     np.testing.assert_array_equal(filled[~hole], image[~hole])
 
 
+def test_skipping_an_untrained_correction_changes_no_pixel(tmp_path):
+    from decensor.engine import Decensor
+    from decensor.modelfile import load_model
+
+    image, hole = _marked()
+    folder = _patch_model_dir(tmp_path, 0.0)
+    engine = Decensor(models_dir=folder, tile=64, margin=16)
+    assert engine.model is None  # the zero correction is not even built
+    skipped = engine.fill_rgb(image, hole)
+    engine.model, _ = load_model("bar", folder)  # force the network path
+    np.testing.assert_array_equal(engine.fill_rgb(image, hole), skipped)
+
+
+def test_an_untrained_correction_costs_no_tensorflow_start_up(tmp_path):
+    import subprocess
+    import sys
+
+    folder = _patch_model_dir(tmp_path, 0.0)
+    script = ("import sys, numpy as np; from decensor import Decensor; "
+              f"e = Decensor(models_dir={str(folder)!r}); hole = np.zeros((40, 50), bool); hole[10:20, 10:30] = True; "
+              "e.fill_rgb(np.full((40, 50, 3), 200, np.uint8), hole); "
+              "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'keras imported'")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-500:]
+
+
 def test_trained_correction_changes_only_the_hole(tmp_path):
     from decensor.engine import Decensor
     from decensor.patchfill import fill_patches
 
     image, hole = _marked()
     engine = Decensor(models_dir=_patch_model_dir(tmp_path, 1.0), tile=64, margin=16)
+    assert engine.model is not None
     filled = engine.fill_rgb(image, hole)
     assert (filled[hole] != fill_patches(image, hole)[hole]).any()
     np.testing.assert_array_equal(filled[~hole], image[~hole])
