@@ -21,17 +21,25 @@ import numpy as np
 from scipy import ndimage
 
 # Settings: explored on 36 crops of the quality benchmark's layout, then
-# confirmed on 36 training-split crops (hole PSNR 15.45 dB, pypatchmatch 15.46).
-# 7x7 patches above the finest level catch the structure (lines, borders of
-# fills), 5x5 at the finest keep the copy cheap where the hole is largest.
-# Validation (108 crops): 5x5 everywhere 15.84 dB hole PSNR, 7x7 above + 5x5
-# at the finest 16.33, 7x7 everywhere 16.54 (but 1.6x the time), 9x9 16.70
-# (3x). The speed page's synthesis: 5.2 s, 4.8 s, 7.6 s.
+# confirmed on 36 training-split crops (hole PSNR 15.45 dB, pypatchmatch 15.46);
+# later choices on the trainer's 108 validation crops (hole / blurred-hole PSNR,
+# and the speed page's synthesis time, 1654x2339 with 5 % marked):
+#   5x5 patches, EM (12, 8, 6, 4)                    15.84 dB           5.2 s
+#   7x7 above the finest level, 5x5 there, same EM   16.33 / 19.73 dB   4.8 s
+#   7x7 everywhere, EM (12, 8, 6, 2)                 16.52 / 19.86 dB
+#   7x7 everywhere, EM (24, 12, 6, 2)                16.76 / 20.12 dB
+#   7x7 everywhere, EM (48, 24, 8, 2)                17.09 / 20.53 dB   4.3 s
+#   7x7 everywhere, EM (48, 24, 8, 1) (these)        17.04 / 20.49 dB   3.6 s
+#   7x7 everywhere, EM (96, 48, 8, 2)                17.10 / 20.49 dB
+#   5x5 everywhere, EM (48, 24, 8, 2)                16.88 / 20.37 dB   3.2 s
+# The two coarsest levels decide the structure (where a border or a line
+# runs) and cost little: their EM iterations are what pays ((48, 8, 8, 2)
+# 16.72 dB, (12, 48, 8, 2) 16.94 dB). The finest levels only sharpen a field
+# carried down from above, so one iteration there is enough.
 PATCH_RADIUS = 3
-FINEST_PATCH_RADIUS = 2
 COARSEST_SIDE = 24           # stop halving before a side gets shorter than this
 HOLE_DEPTH_AT_TOP = 4.0      # ... or once the hole is at most this deep (pixels)
-EM_ITERATIONS = (12, 8, 6, 4)  # per level, coarsest first; the last value repeats
+EM_ITERATIONS = (48, 24, 8, 1)  # per level, coarsest first; the last value repeats
 SEARCH_ITERATIONS = 1        # PatchMatch rounds per EM iteration
 # Hole pixels are only an estimate: they count this much in a patch distance,
 # so matches follow the known rim (1.0 scored 0.4 dB lower, 0.0 much lower).
@@ -113,7 +121,7 @@ def complete(image, hole, rng, project=None):
     estimate, field = None, None
     for depth, (level_image, level_hole) in enumerate(reversed(pyramid)):
         factor = 2 ** (len(pyramid) - 1 - depth)
-        level = _Level(level_image, level_hole, FINEST_PATCH_RADIUS if factor == 1 else PATCH_RADIUS)
+        level = _Level(level_image, level_hole, PATCH_RADIUS)
 
         def guided(estimate_here):
             if project is None:
