@@ -202,7 +202,10 @@ def data_fetch(cache, packages):
 @click.option("--restart", is_flag=True, help="Ignore the shipped model and checkpoints; start from random weights.")
 @click.option("--task", type=click.Choice(["bar", "mosaic"]), default="bar", show_default=True,
               help="bar: fill holes (models/bar); mosaic: refine mosaic block means (models/mosaic).")
-def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, learning_rate, restart, task):
+@click.option("--rescore", is_flag=True,
+              help="Only score the shipped model on the held-out set with this version's code, "
+                   "record the numbers in its card, and exit.")
+def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, learning_rate, restart, task, rescore):
     """Train a model; resumes from the last checkpoint or the shipped model.
 
     Every epoch: checkpoint to <cache>/checkpoints/<task>, score the held-out set,
@@ -217,6 +220,11 @@ def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, l
     if crop % 64:
         raise click.BadParameter("must be a multiple of 64", param_hint="--crop")
     _quiet_tensorflow()
+    if rescore:
+        from .training.train import rescore as run_rescore
+
+        run_rescore(cache=cache, models_dir=models_dir, task=task, log=click.echo)
+        return
     from .training.train import train as run_training
 
     run_training(cache=cache, models_dir=models_dir, crop=crop, batch_size=batch_size,

@@ -83,17 +83,25 @@ def save_weights(model, config, name, models_dir, card_extra=None):
         "parameters": int(sum(a.size for a in arrays.values())),
     }
     card.update(card_extra or {})
+    write_card(card, name, folder)
+    return card
+
+
+def write_card(card, name, models_dir):
+    """Rewrite a model's card (JSON and Markdown) beside unchanged weights."""
+    folder = Path(models_dir)
+    _, card_path = model_paths(name, folder)
     temporary_card = card_path.with_name(card_path.name + ".tmp")
     temporary_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary_card, card_path)
     (folder / f"{name}.md").write_text(card_markdown(card), encoding="utf-8")
-    return card
 
 
 def card_markdown(card):
     """The model card for people: the same facts as the JSON card."""
     training = card.get("training", {})
     metrics = card.get("metrics", {}).get("held_out", {})
+    scored = card.get("metrics", {}).get("scored")
     network = card.get("network", {})
     lines = [
         f"# Model `{card.get('name')}`",
@@ -119,6 +127,7 @@ def card_markdown(card):
         f"| {metrics.get('hole_psnr', float('nan')):.2f} | {metrics.get('blurred_hole_psnr', float('nan')):.2f} "
         f"| {metrics.get('hole_l1', float('nan')):.4f} |",
         "",
+        *([f"Scored: {scored}", ""] if scored else []),
         "The comparison with classical methods is in `benchmarks/RESULTS.md` (`python benchmarks/quality.py`).",
         "",
     ]

@@ -13,17 +13,26 @@ from decensor.training import train as train_module
 SHIPPED = Path(__file__).resolve().parent.parent / "models"
 
 
-@pytest.mark.parametrize("task", ["bar", "mosaic"])
-def test_one_epoch_checkpoints_and_scores(task, tmp_path, monkeypatch):
-    # Tiny held-out sets and pool: the loop, not the statistics, is under test.
+def _tiny_sets(monkeypatch):
+    """Tiny held-out sets and pool: the loop, not the statistics, is under test."""
     monkeypatch.setattr(train_module, "held_out_set", functools.partial(dataset.held_out_set, per_cell=1, size=64))
     monkeypatch.setattr(train_module, "held_out_mosaic_set",
                         functools.partial(dataset.held_out_mosaic_set, count=2, size=64))
     monkeypatch.setattr(train_module, "ImagePool", functools.partial(dataset.ImagePool, size=3))
+
+
+def _shipped_bar_model(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    for shipped in SHIPPED.glob("bar.*"):  # the mosaic task's first guess runs the bar model
+    for shipped in SHIPPED.glob("bar.*"):
         shutil.copy(shipped, models)
+    return models
+
+
+@pytest.mark.parametrize("task", ["bar", "mosaic"])
+def test_one_epoch_checkpoints_and_scores(task, tmp_path, monkeypatch):
+    _tiny_sets(monkeypatch)
+    models = _shipped_bar_model(tmp_path)  # the mosaic task's first guess runs the bar model
     lines = []
     state = train_module.train(cache=tmp_path / "cache", models_dir=models, crop=64, batch_size=2,
                                steps_per_epoch=1, epochs=1, task=task, log=lines.append)
@@ -34,3 +43,16 @@ def test_one_epoch_checkpoints_and_scores(task, tmp_path, monkeypatch):
     assert len(saved["history"]) == 1 and saved["history"][0]["hole_psnr"] > 10
     assert (checkpoint / "weights.npz").exists() and (checkpoint / "samples.png").exists()
     assert any("starting weights score" in line for line in lines)
+
+
+def test_rescore_updates_the_card_and_leaves_the_weights(tmp_path, monkeypatch):
+    from decensor import modelfile
+
+    _tiny_sets(monkeypatch)
+    models = _shipped_bar_model(tmp_path)
+    weights = (models / "bar.npz").read_bytes()
+    metrics = train_module.rescore(cache=tmp_path / "cache", models_dir=models, log=lambda _: None)
+    card = modelfile.check_model("bar", models)  # the sha256 still matches
+    assert card["metrics"]["held_out"] == metrics and card["metrics"]["scored"]
+    assert (models / "bar.npz").read_bytes() == weights
+    assert f"{metrics['hole_psnr']:.2f}" in (models / "bar.md").read_text()
