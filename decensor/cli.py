@@ -60,28 +60,6 @@ def _batch_options(command):
     return command
 
 
-def _quiet_tensorflow():
-    """Import Keras/TensorFlow with the C++ runtime's start-up chatter (oneDNN,
-    absl) kept off the terminal: those lines are not about the user's pages.
-    Python errors still surface: they are raised after stderr is restored."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import keras  # noqa: F401  (pulls in the backend)
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                tf.constant(0.0) + 1.0  # the first op starts the runtime, which logs too
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _common(kwargs):
     """Split the shared options into what the runners take."""
     return dict(
@@ -118,7 +96,6 @@ def bar(**kwargs):
     outside the filled region is written back exactly as it was (in lossless
     formats); alpha, ICC profile and DPI are kept.
     """
-    _quiet_tensorflow()
     from .runner import run_bar
 
     sys.exit(run_bar(**_common(kwargs)))
@@ -151,7 +128,6 @@ def mosaic(**kwargs):
     the pixels. Mark the region in green on a copy of the page (INPUTS) and
     keep the un-marked page in --originals, or use --auto.
     """
-    _quiet_tensorflow()
     from .runner import run_mosaic
 
     sys.exit(run_mosaic(**_common(kwargs)))
@@ -219,7 +195,9 @@ def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, l
     """
     if crop % 64:
         raise click.BadParameter("must be a multiple of 64", param_hint="--crop")
-    _quiet_tensorflow()
+    from .modelfile import quiet_keras_import
+
+    quiet_keras_import()
     if rescore:
         from .training.train import rescore as run_rescore
 

@@ -240,8 +240,35 @@ def adds_nothing(config, arrays):
             and all(weights is not None and not np.any(weights) for weights in last))
 
 
+def quiet_keras_import():
+    """Import Keras/TensorFlow with the C++ runtime's start-up chatter (oneDNN,
+    absl) kept off the terminal: those lines are not about the user's pages.
+    Python errors still surface: they are raised after stderr is restored.
+    Called only when a network is about to be built, so a run that needs no
+    network never pays for TensorFlow."""
+    import sys
+
+    if "keras" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras  # noqa: F401  (pulls in the backend)
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                tf.constant(0.0) + 1.0  # the first op starts the runtime, which logs too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def build_model(config, arrays, source="weights"):
     """The Keras network of ``config`` holding ``arrays``."""
+    quiet_keras_import()
     from .network import build_network
 
     model = build_network(config)
