@@ -71,18 +71,25 @@ def main():
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-bucket", type=int, default=12)
+    parser.add_argument("--models", help="models folder (default: the shipped models/)")
     args = parser.parse_args()
     from decensor.modelfile import model_paths
 
-    engine = Decensor()
-    has_mosaic_model = model_paths("mosaic")[1].exists()
-    mosaic_engine = Decensor(model_name="mosaic") if has_mosaic_model else engine
+    engine = Decensor(models_dir=args.models)
+    has_mosaic_model = model_paths("mosaic", args.models)[1].exists()
+    mosaic_engine = Decensor(model_name="mosaic", models_dir=args.models) if has_mosaic_model else engine
     methods = {
         "mosaic as is": lambda m, h, g: m,
         "bicubic block means": bicubic,
         "bar model (hole)": lambda m, h, g: engine.fill_rgb(m, h),
-        "decensor mosaic": lambda m, h, g: mosaic_engine.restore_mosaic_rgb(m, h, g)[0],
     }
+    if has_mosaic_model:
+        # What the mosaic model starts from and must improve on.
+        methods["without mosaic model"] = lambda m, h, g: engine.restore_mosaic_rgb(m, h, g)[0]
+    methods["decensor mosaic"] = lambda m, h, g: mosaic_engine.restore_mosaic_rgb(m, h, g)[0]
+    used = (f"the mosaic model (sha256 {mosaic_engine.card.get('sha256', '?')[:12]}, "
+            f"{mosaic_engine.card.get('training', {}).get('steps', '?')} training steps)" if has_mosaic_model
+            else "the bar model's patch synthesis (no mosaic model shipped yet)")
     rows, sheet = [], []
     for bucket, kind, grid, image, mosaicked, hole in samples(args.per_bucket):
         truth = image.astype(np.float32) / 255
@@ -99,7 +106,7 @@ def main():
         "",
         f"{args.per_bucket} held-out {SIZE}x{SIZE} crops per block-size bucket (half procedural pages, half "
         f"held-out Debian images; half JPEG-compressed after the mosaic). The grid is given (marked mode). "
-        f"`decensor mosaic` ran with {'the mosaic model' if has_mosaic_model else 'the bar model (no mosaic model shipped yet)'}. "
+        f"`decensor mosaic` ran with {used}. "
         f"Date: {time.strftime('%Y-%m-%d')}. hole PSNR / blurred-hole PSNR / SSIM:",
         "",
         "| block size | " + " | ".join(methods) + " |",
