@@ -54,7 +54,11 @@ class Decensor:
         margin=DEFAULT_MARGIN,
         batch_size=DEFAULT_BATCH,
         paint=None,
+        config=None,
     ):
+        """``model``: an already built network to use instead of a model file;
+        give its ``config`` (a :class:`decensor.design.NetworkConfig`) too when
+        it takes a prior, so the engine knows which first guess to feed it."""
         if model is None:
             from . import modelfile
 
@@ -65,7 +69,7 @@ class Decensor:
                 model = modelfile.build_model(self.config, arrays, str(modelfile.model_paths(model_name, models_dir)[0]))
             step = self.config.downsampling
         else:
-            self.config, self.card = None, {}
+            self.config, self.card = config, {}
             step = 2 ** sum(1 for layer in model.layers if getattr(layer, "strides", 1) == 2)
         self.model = model
         self.models_dir = models_dir

@@ -71,6 +71,19 @@ def test_an_untrained_correction_costs_no_tensorflow_start_up(tmp_path):
     assert result.returncode == 0, result.stderr[-500:]
 
 
+def test_a_network_passed_in_with_its_config_gets_the_patch_guess(tmp_path):
+    from decensor.engine import Decensor
+    from decensor.modelfile import load_model
+
+    image, hole = _marked()
+    folder = _patch_model_dir(tmp_path, 1.0)
+    model, _ = load_model("bar", folder)
+    engine = Decensor(model=model, config=PATCH_TINY, tile=64, margin=16)
+    assert engine.prior_kind == "patch_fill"
+    np.testing.assert_array_equal(engine.fill_rgb(image, hole),
+                                  Decensor(models_dir=folder, tile=64, margin=16).fill_rgb(image, hole))
+
+
 def test_trained_correction_changes_only_the_hole(tmp_path):
     from decensor.engine import Decensor
     from decensor.patchfill import fill_patches
