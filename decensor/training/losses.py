@@ -14,6 +14,10 @@ punishes the grey smear that plain L1 prefers over screentone.
 
 from keras import ops
 
+# The floor of the per-image log MSE: 8-bit rounding noise, where the scored
+# hole PSNR stops too (58.9 dB).
+from ..evaluation import MIN_MSE as ROUNDING_MSE
+
 # The quality targets are hole PSNR and blurred-hole PSNR, so L1 leads; the
 # texture terms are kept small enough not to trade PSNR for invented detail
 # (with 4.0 / 3.0 the held-out PSNR fell below the base fill's).
@@ -27,10 +31,16 @@ from keras import ops
 # contrast 0.5, tv 0.02) the first 300 steps took validation from 16.10 to
 # 15.95 dB; with gradient 0.25 and the rest off, 100 steps at lr 5e-5 still
 # went 15.93 -> 15.80 dB. So only the error terms are on.
+# hole_log + L1 + squared error (0.1, 1, 12) also lost validation PSNR within
+# 200 steps: a correction spoils the few crops the guess rebuilds exactly,
+# whose PSNR (capped at 58.9 dB by 8-bit rounding) rules the average, while
+# pixel-mean terms and a log floored at 40 dB see no loss there. So the only
+# term is now the per-image log MSE floored at 8-bit rounding noise: exactly
+# the averaged PSNR that validation and the benchmark score.
 WEIGHTS = {
-    "hole_log": 0.1,
-    "hole": 1.0,
-    "hole_squared": 12.0,
+    "hole_log": 1.0,
+    "hole": 0.0,
+    "hole_squared": 0.0,
     "valid": 0.0,
     "gradient": 0.0,
     "contrast": 0.0,
@@ -90,7 +100,7 @@ def loss_terms(y_true, y_pred):
     per_image = ops.sum(ops.square(y_pred - target) * hole, axis=(1, 2, 3)) / (
         3.0 * ops.sum(hole, axis=(1, 2, 3)) + 1e-6)
     return {
-        "hole_log": ops.mean(ops.log(per_image + 1e-4)) / ops.log(10.0),
+        "hole_log": ops.mean(ops.log(per_image + ROUNDING_MSE)) / ops.log(10.0),
         "hole": ops.mean(ops.abs(y_pred - target) * hole),
         "hole_squared": ops.mean(ops.square(y_pred - target) * hole),
         "valid": ops.mean(ops.abs(y_pred - target) * known),
@@ -102,9 +112,14 @@ def loss_terms(y_true, y_pred):
 
 # A mosaic's hidden detail is mostly unknowable; texture terms there only
 # add invented detail that PSNR punishes (first runs fell below the bicubic
-# guess), so the mosaic model learns with error terms and a little gradient.
-MOSAIC_WEIGHTS = {"hole_log": 0.0, "hole": 3.0, "hole_squared": 12.0, "valid": 1.0,
-                  "gradient": 0.25, "contrast": 0.0, "tv": 0.0}
+# guess). Over the guided patch synthesis, hole 3 + squared 12 + valid 1 +
+# gradient 0.25 took the 48-crop validation from 18.20 to 18.46 dB in 300
+# steps but cost the benchmark's 4-16 px blocks about 1 dB (gained 0.4 dB at
+# 17-32 px): pixel-mean errors are ruled by large blocks, whose errors are
+# largest. The per-image log MSE weighs every crop alike, as the averaged
+# PSNR does.
+MOSAIC_WEIGHTS = {"hole_log": 1.0, "hole": 0.0, "hole_squared": 0.0, "valid": 0.0,
+                  "gradient": 0.0, "contrast": 0.0, "tv": 0.0}
 
 
 def inpainting_loss(y_true, y_pred, weights=None):
