@@ -32,6 +32,14 @@ class NetworkConfig:
     name: str = field(default="pconv_unet")
 
     @property
+    def prior_kind(self):
+        """What the prior input holds: "" (none), "mosaic" or "patch_fill".
+
+        Mosaic models were shipped before ``prior`` was recorded: a prior
+        without a name is the mosaic's."""
+        return (self.prior or "mosaic") if self.prior_channels else ""
+
+    @property
     def downsampling(self):
         """Inputs must be a multiple of this size."""
         return 2 ** (len(self.widths) - 1)

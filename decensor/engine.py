@@ -126,10 +126,9 @@ class Decensor:
     def prior_kind(self):
         """What the model's prior input holds: "" (none), "mosaic" or "patch_fill"."""
         if self.config is not None:
-            return (self.config.prior or "mosaic") if self.config.prior_channels else ""
-        if len(self.model.inputs) < 3:
-            return ""
-        return self.card.get("network", {}).get("prior") or "mosaic"
+            return self.config.prior_kind
+        # A network passed in without its design: a third input was a mosaic's.
+        return "mosaic" if len(self.model.inputs) >= 3 else ""
 
     def restore_mosaic_rgb(self, rgb, hole, grid=None):
         """Restore a mosaic region: the fill's detail, the mosaic's block colours.
