@@ -47,9 +47,9 @@ class Task:
             # The mosaic model corrects what decensor mosaic does without it
             # (patch synthesis guided by the block means, then every block
             # shifted to its mean), seeing the bicubic block means and block
-            # size too. Ungated, with a zero
-            # last layer: it starts exactly at that restoration, and the
-            # correction learns at full strength from the first step.
+            # size too. Ungated, with a zero last layer: it starts exactly at
+            # that restoration, and the correction learns at full strength
+            # from the first step.
             return NetworkConfig(base_fill=False, prior_channels=MosaicPrior.channels, gated=False, name="mosaic")
         # The bar model corrects patch synthesis (decensor.patchfill), which
         # keeps screentone and crisp borders that the push-pull guess smeared
@@ -291,15 +291,14 @@ def train(
 
     held_inputs, held_targets, finish = task.held_out(held_paths)
 
-    def measure(scored_model, inputs=held_inputs):
-        return score(scored_model, inputs, held_targets, finish=finish)
+    def measure(scored_model):
+        return score(scored_model, held_inputs, held_targets, finish=finish)
 
     if shipped_score is not None:
         # Re-score the shipped model with today's code and held-out set: the
         # number in its card may come from an older version of either.
         try:
-            shipped_model, _ = modelfile.load_model(model_name, models_dir)
-            shipped_score = measure(shipped_model, held_inputs[: len(shipped_model.inputs)])["hole_psnr"]
+            shipped_score = score_shipped(model_name, models_dir, held_inputs, held_targets, finish)[0]["hole_psnr"]
             log(f"shipped model scores {shipped_score:.2f} dB on the held-out set")
         except (modelfile.ModelFileError, ValueError) as error:
             log(f"shipped model could not be re-scored ({error}); using its card")
@@ -366,6 +365,12 @@ def train(
     return state
 
 
+def score_shipped(model_name, models_dir, held_inputs, held_targets, finish=None):
+    """(held-out metrics, card) of a shipped model, fed only the inputs it takes."""
+    model, card = modelfile.load_model(model_name, models_dir)
+    return score(model, held_inputs[: len(model.inputs)], held_targets, finish=finish), card
+
+
 def rescore(cache=None, models_dir=None, task="bar", log=print):
     """Score the shipped model on the held-out set with today's code; record it in its card.
 
@@ -379,10 +384,9 @@ def rescore(cache=None, models_dir=None, task="bar", log=print):
 
     models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
     task = Task(task, models_dir)
-    _, held_paths = sources.image_lists(Path(cache) if cache else None)
-    model, card = modelfile.load_model(task.name, models_dir)
+    _, held_paths = sources.image_lists(cache)
     held_inputs, held_targets, finish = task.held_out(held_paths)
-    metrics = score(model, held_inputs[: len(model.inputs)], held_targets, finish=finish)
+    metrics, card = score_shipped(task.name, models_dir, held_inputs, held_targets, finish)
     card.setdefault("metrics", {})["held_out"] = metrics
     card["metrics"]["scored"] = f"{date.today().isoformat()}, decensor {__version__}"
     modelfile.write_card(card, task.name, models_dir)
