@@ -18,25 +18,20 @@ from keras import ops
 # hole PSNR stops too (58.9 dB).
 from ..evaluation import MIN_MSE as ROUNDING_MSE
 
-# The quality targets are hole PSNR and blurred-hole PSNR, so L1 leads; the
-# texture terms are kept small enough not to trade PSNR for invented detail
-# (with 4.0 / 3.0 the held-out PSNR fell below the base fill's).
-# Squared error in the hole is what PSNR measures; L1 alone pulls towards the
-# median, which scored below the plain bicubic guess on held-out mosaics.
-# "hole_log" (per-image log MSE) weighs every image alike, as the averaged
-# PSNR does: alone (weight 0.1, all else 0) it held the validation PSNR
-# (14.44 dB) where L1 + squared error alone lost 0.15 dB in 1,300 steps.
-# The bar model now corrects patch synthesis, which already brings the
-# texture: with the texture terms above at full weight (gradient 1,
-# contrast 0.5, tv 0.02) the first 300 steps took validation from 16.10 to
-# 15.95 dB; with gradient 0.25 and the rest off, 100 steps at lr 5e-5 still
-# went 15.93 -> 15.80 dB. So only the error terms are on.
-# hole_log + L1 + squared error (0.1, 1, 12) also lost validation PSNR within
-# 200 steps: a correction spoils the few crops the guess rebuilds exactly,
-# whose PSNR (capped at 58.9 dB by 8-bit rounding) rules the average, while
-# pixel-mean terms and a log floored at 40 dB see no loss there. So the only
-# term is now the per-image log MSE floored at 8-bit rounding noise: exactly
-# the averaged PSNR that validation and the benchmark score.
+# The quality targets average hole PSNR over images, so the only term on is
+# "hole_log", the per-image log MSE floored at 8-bit rounding noise: exactly
+# that average. How the other terms failed, oldest first:
+# * texture terms at 4.0 / 3.0 took held-out PSNR below the base fill's;
+# * L1 alone pulls towards the median, which scored below the plain bicubic
+#   guess on held-out mosaics; L1 + squared error alone lost 0.15 dB in 1,300
+#   steps where hole_log alone (then 0.1) held 14.44 dB;
+# * over patch synthesis, which already brings the texture: gradient 1,
+#   contrast 0.5, tv 0.02 took validation from 16.10 to 15.95 dB in 300 steps,
+#   gradient 0.25 alone 15.93 -> 15.80 dB in 100 steps at lr 5e-5;
+# * hole_log (floored at 40 dB) + L1 + squared error (0.1, 1, 12) lost within
+#   200 steps: a correction spoils the few crops the guess rebuilds exactly,
+#   whose PSNR (capped at 58.9 dB) rules the average, while pixel-mean terms
+#   and a log floored at 40 dB see no loss there.
 WEIGHTS = {
     "hole_log": 1.0,
     "hole": 0.0,
