@@ -116,7 +116,7 @@ def complete(image, hole, rng, project=None):
     image = np.asarray(image, np.float32)
     if image.ndim == 2:
         return complete(image[..., None], hole, rng, project)[..., 0]
-    if image.shape[-1] > 1 and not np.ptp(image[~hole], axis=-1).any():
+    if image.shape[-1] > 1 and not _colourful(image, hole):
         # A grey window (whatever paint hides in the hole): match and vote on
         # one channel, a third of the work.
         return np.repeat(complete(image[..., :1], hole, rng, project),
@@ -148,6 +148,15 @@ def complete(image, hole, rng, project=None):
             current = guided(level.vote(current, field, distance))
         estimate = current
     return estimate
+
+
+def _colourful(image, hole):
+    """Whether any known pixel's channels differ (cheaper than a peak-to-peak over a gathered copy)."""
+    differs = np.zeros(hole.shape, bool)
+    for channel in range(1, image.shape[-1]):
+        differs |= image[..., channel] != image[..., 0]
+    differs &= ~hole
+    return bool(differs.any())
 
 
 def _pyramid(image, hole, patch_radius):
@@ -205,23 +214,24 @@ class _Level:
         self.shape = hole.shape
         height, width = hole.shape
         size = 2 * radius + 1
+        # Targets: every patch that touches a hole pixel. (A square max filter
+        # is separable: the same dilation as binary_dilation, ten times faster.)
+        self.targets = ndimage.maximum_filter(hole, size=size, mode="constant", cval=False)
         # Sources: patches entirely inside the image and entirely known.
         inside = np.zeros(hole.shape, bool)
         inside[radius:height - radius, radius:width - radius] = True
-        self.source = inside & ~ndimage.binary_dilation(hole, np.ones((size, size), bool))
+        self.source = inside & ~self.targets
         if not self.source.any():  # tiny window: allow partly known patches rather than nothing
             self.source = inside & ~hole if (inside & ~hole).any() else ~hole
         self.source_rows, self.source_cols = np.nonzero(self.source)
-        # Targets: every patch that touches a hole pixel.
-        self.targets = ndimage.binary_dilation(hole, np.ones((size, size), bool))
         self.target_rows, self.target_cols = np.nonzero(self.targets)
         self.hole = hole
         self.padded_width = width + 2 * radius
         offsets = np.arange(-radius, radius + 1)
         self.offsets = (offsets[:, None] * self.padded_width + offsets[None, :]).ravel()
         self.target_index = (self.target_rows + radius) * self.padded_width + self.target_cols + radius
-        trust = np.pad(np.where(hole, HOLE_TRUST, 1.0).astype(np.float32), radius, mode="edge").ravel()
-        self.target_trust = trust[self.target_index[:, None] + self.offsets[None, :]]
+        trust = np.where(hole, HOLE_TRUST, 1.0).astype(np.float32)[..., None]
+        self.target_trust = self._patches(self._patch_view(trust), self.target_rows, self.target_cols)[:, 0]
 
     def _flat(self, image):
         padded = np.pad(image, ((self.radius, self.radius), (self.radius, self.radius), (0, 0)), mode="edge")
@@ -242,15 +252,16 @@ class _Level:
         channels, size = view.shape[2], view.shape[3] * view.shape[4]
         return view[rows, cols].reshape(len(rows), channels, size)
 
-    def distance(self, view, targets, rows, cols, which=None):
+    def distance(self, view, targets, rows, cols, which=None, all_sources=False):
         """Trust-weighted squared differences between target patches (all, or ``which``) and the
-        candidate patches at (rows, cols); inf where the candidate may not be copied."""
+        candidate patches at (rows, cols); inf where the candidate may not be copied (unless the
+        caller already knows that ``all_sources`` may be)."""
         wanted = targets if which is None else targets[which]
         trust = self.target_trust if which is None else self.target_trust[which]
         diff = wanted - self._patches(view, rows, cols)
         total = np.einsum("ncp,ncp->np", diff, diff)
         total = np.einsum("np,np->n", total, trust)
-        return np.where(self.source[rows, cols], total, np.inf)
+        return total if all_sources else np.where(self.source[rows, cols], total, np.inf)
 
     def initial_field(self, rng, carried):
         """A match for every pixel: the carried one where it is a valid source, else a random source."""
@@ -292,7 +303,7 @@ class _Level:
             which = np.flatnonzero(self.source[cand_rows, cand_cols]
                                    & ((cand_rows != best_rows) | (cand_cols != best_cols)))
             cand_rows, cand_cols = cand_rows[which], cand_cols[which]
-            d = self.distance(view, targets, cand_rows, cand_cols, which)
+            d = self.distance(view, targets, cand_rows, cand_cols, which, all_sources=True)
             better = d < best[which]
             which = which[better]
             best_rows[which] = cand_rows[better]
@@ -327,18 +338,16 @@ class _Level:
         distance = np.where(finite, distance, np.float32(1e30))
         softness = VOTE_SOFTNESS if softness is None else softness
         scale = softness * max(float(distance[finite].max()) if finite.any() else 1.0, 1e-6)
-        # Weigh each patch against the best patch covering the same pixel, so a
-        # pixel whose patches all match badly still gets a vote (no underflow).
-        best_at = np.full(flat.shape[0], np.float32(1e30), np.float32)
-        for offset in self.offsets:
-            target = self.target_index + offset
-            best_at[target] = np.minimum(best_at[target], distance)
+        # One weight per patch. The scale follows the largest distance, so no
+        # exponent falls below -1 / (2 * softness): no weight underflows, and a
+        # pixel whose patches all match badly still gets its vote.
+        best = float(distance[finite].min()) if finite.any() else 0.0
+        weight = np.exp(-(distance - best) / (2.0 * scale)).astype(np.float32)
+        weight[~finite] = 0.0
         source_index = self._source_index(field[self.target_rows, self.target_cols, 0],
                                           field[self.target_rows, self.target_cols, 1])
         for offset in self.offsets:
             target = self.target_index + offset
-            weight = np.exp(-(distance - best_at[target]) / (2.0 * scale)).astype(np.float32)
-            weight[~finite] = 0.0
             total[target] += weight[:, None] * flat[source_index + offset]
             weight_sum[target] += weight
         height, width = self.shape
