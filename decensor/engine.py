@@ -105,7 +105,8 @@ class Decensor:
 
             prior = PagePrior(fill_patches(rgb, hole, guide=guide))
         if self.model is None:
-            filled = prior.guess.copy()  # what the untrained correction would return
+            filled = rgb.copy()  # the guess in the hole: what the untrained correction returns
+            filled[hole] = prior.page_guess()[hole]
         else:
             filled = inpaint(
                 rgb,

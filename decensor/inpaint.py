@@ -46,6 +46,10 @@ class PagePrior:
     def __call__(self, box):
         return _extract(self.guess, box).astype(np.float32) / 255.0
 
+    def page_guess(self):
+        """The whole first guess: what a correction that adds nothing returns."""
+        return self.guess
+
 
 def _nearest_known_fill(rgb, hole):
     """Last resort for pixels the network never reached: copy the nearest known pixel."""

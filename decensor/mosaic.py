@@ -569,6 +569,12 @@ class MosaicPrior:
         self.guess = None if guess is None else PagePrior(guess)
         self.means, self.origin = block_means(rgb, grid)
 
+    def page_guess(self):
+        """The whole first guess (uint8 like the page): what a correction that adds nothing returns."""
+        if self.guess is None:
+            raise ValueError("this mosaic prior holds only the evidence, no first guess")
+        return self.guess.page_guess()
+
     def __call__(self, box):
         evidence = self._evidence(box)
         if self.guess is None:

@@ -117,3 +117,27 @@ def test_warm_start_keeps_old_weights_where_they_fit_and_zero_for_the_new_input(
     np.testing.assert_array_equal(weights["decode_0/kernel"], arrays["decode_0/kernel"])
     assert not weights["to_image/kernel"].any()  # skipped: the new model starts at its guess
     assert copied == sum(1 for v in new.weights if not v.path.startswith("to_image"))
+
+
+def test_a_mosaic_correction_that_adds_nothing_returns_its_first_guess(tmp_path):
+    """The skipped-network path serves a mosaic prior's guess too, not only patch synthesis."""
+    import keras
+
+    from decensor.engine import Decensor
+    from decensor.modelfile import save_weights
+    from decensor.mosaic import Grid, MosaicPrior, pixelate
+    from decensor.network import build_network
+
+    config = replace(TINY, base_fill=False, prior_channels=MosaicPrior.channels, gated=False, name="mosaic")
+    keras.utils.set_random_seed(3)
+    save_weights(build_network(config), config, "mosaic", tmp_path, {"training": {"steps": 0}})
+    engine = Decensor(model_name="mosaic", models_dir=tmp_path, tile=64, margin=16)
+    assert engine.model is None and engine.prior_kind == "mosaic"
+
+    image, region = _marked()
+    grid = Grid(8, 3, 5)
+    mosaicked, hole = pixelate(image, grid, region)
+    guess = drawing(128, 160, seed=9)  # any page-sized first guess
+    filled = engine.fill_rgb(mosaicked, hole, prior=MosaicPrior(mosaicked, hole, grid, guess=guess))
+    np.testing.assert_array_equal(filled[hole], guess[hole])
+    np.testing.assert_array_equal(filled[~hole], mosaicked[~hole])  # known pixels stay, whatever the guess
