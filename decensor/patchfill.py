@@ -48,6 +48,18 @@ SEARCH_ITERATIONS = 1        # PatchMatch rounds per EM iteration
 # 17.59 / 21.16, 0.001 17.56 / 21.09, 0.0002 17.57 / 21.11; exactly 0 lets
 # every patch inside the hole match anything and falls to 15.13 dB.
 HOLE_TRUST = 0.003
+# Patches are compared and copied up to a brightness shift (per channel): the
+# distance ignores the trust-weighted mean difference between the two patches,
+# and the copy is shifted by it. A gradient, a soft shading or a flat colour
+# that the rest of the picture shows only at other levels is then continued
+# instead of patched from the nearest level it has (validation hole /
+# blurred PSNR 17.59 / 21.16 -> 18.38 / 22.10 dB; shifting only the copies,
+# with matches as before: 17.90 / 21.67; shifts clipped to 0.1 of full range:
+# 18.07 / 21.69, to 0.4: 18.31 / 22.00). Small shifts count: ignoring the
+# first grey level of every shift gives 18.21 / 21.87, three levels 17.86 /
+# 21.33. The price: an exactly repeating tone may come back a grey level or
+# two off (dots at 52 instead of 51).
+MATCH_BRIGHTNESS = True
 # Votes are weighted exp(-(d - d_best) / (2 * VOTE_SOFTNESS * max d)): nearly
 # even. Sharp weights keep more grain but score lower where matches disagree.
 VOTE_SOFTNESS = 10.0
@@ -141,11 +153,11 @@ def complete(image, hole, rng, project=None):
             # Start from the pixels the carried matches point at, not from the
             # enlarged coarse estimate: a fine texture (hatching, tone) that
             # averaged to grey one level up comes back as texture here.
-            current = guided(level.vote(current, field, level.field_distance(current, field), ENTRY_SOFTNESS))
+            current = guided(level.vote(current, field, *level.field_distance(current, field), ENTRY_SOFTNESS))
         iterations = EM_ITERATIONS[min(depth, len(EM_ITERATIONS) - 1)]
         for _ in range(iterations):
-            field, distance = level.search(current, field, rng, SEARCH_ITERATIONS, local=depth > 0)
-            current = guided(level.vote(current, field, distance))
+            field, distance, shift = level.search(current, field, rng, SEARCH_ITERATIONS, local=depth > 0)
+            current = guided(level.vote(current, field, distance, shift))
         estimate = current
     return estimate
 
@@ -232,6 +244,7 @@ class _Level:
         self.target_index = (self.target_rows + radius) * self.padded_width + self.target_cols + radius
         trust = np.where(hole, HOLE_TRUST, 1.0).astype(np.float32)[..., None]
         self.target_trust = self._patches(self._patch_view(trust), self.target_rows, self.target_cols)[:, 0]
+        self.target_trust_sum = self.target_trust.sum(axis=-1)
 
     def _flat(self, image):
         padded = np.pad(image, ((self.radius, self.radius), (self.radius, self.radius), (0, 0)), mode="edge")
@@ -254,14 +267,26 @@ class _Level:
 
     def distance(self, view, targets, rows, cols, which=None, all_sources=False):
         """Trust-weighted squared differences between target patches (all, or ``which``) and the
-        candidate patches at (rows, cols); inf where the candidate may not be copied (unless the
-        caller already knows that ``all_sources`` may be)."""
+        candidate patches at (rows, cols), and the brightness shift (N, C) the copy gets
+        (see MATCH_BRIGHTNESS); the distance is inf where the candidate may not be copied
+        (unless the caller already knows that ``all_sources`` may be)."""
         wanted = targets if which is None else targets[which]
         trust = self.target_trust if which is None else self.target_trust[which]
         diff = wanted - self._patches(view, rows, cols)
-        total = np.einsum("ncp,ncp->np", diff, diff)
-        total = np.einsum("np,np->n", total, trust)
-        return total if all_sources else np.where(self.source[rows, cols], total, np.inf)
+        weighted = diff * trust[:, None, :]
+        total = np.einsum("ncp,ncp->n", weighted, diff)
+        if MATCH_BRIGHTNESS:
+            # The weighted mean difference is the best shift; the distance is what remains.
+            trust_sum = self.target_trust_sum if which is None else self.target_trust_sum[which]
+            summed = np.einsum("ncp->nc", weighted)
+            shift = summed / trust_sum[:, None]
+            total -= (summed * shift).sum(axis=-1)
+            np.maximum(total, 0.0, out=total)
+        else:
+            shift = np.zeros(diff.shape[:2], np.float32)
+        if not all_sources:
+            total = np.where(self.source[rows, cols], total, np.inf)
+        return total, shift
 
     def initial_field(self, rng, carried):
         """A match for every pixel: the carried one where it is a valid source, else a random source."""
@@ -293,7 +318,7 @@ class _Level:
         targets = self._patches(view, rows, cols)  # fixed while searching
         best_rows = field[rows, cols, 0].copy()
         best_cols = field[rows, cols, 1].copy()
-        best = self.distance(view, targets, best_rows, best_cols)
+        best, best_shift = self.distance(view, targets, best_rows, best_cols)
         height, width = self.shape
 
         def consider(cand_rows, cand_cols):
@@ -303,12 +328,13 @@ class _Level:
             which = np.flatnonzero(self.source[cand_rows, cand_cols]
                                    & ((cand_rows != best_rows) | (cand_cols != best_cols)))
             cand_rows, cand_cols = cand_rows[which], cand_cols[which]
-            d = self.distance(view, targets, cand_rows, cand_cols, which, all_sources=True)
+            d, shift = self.distance(view, targets, cand_rows, cand_cols, which, all_sources=True)
             better = d < best[which]
             which = which[better]
             best_rows[which] = cand_rows[better]
             best_cols[which] = cand_cols[better]
             best[which] = d[better]
+            best_shift[which] = shift[better]
 
         for _ in range(iterations):
             for step in LOCAL_STEPS if local else (4, 2, 1):
@@ -326,9 +352,9 @@ class _Level:
                 radius //= 2
         field[rows, cols, 0] = best_rows
         field[rows, cols, 1] = best_cols
-        return field, best
+        return field, best, best_shift
 
-    def vote(self, image, field, distance, softness=None):
+    def vote(self, image, field, distance, shift, softness=None):
         """Each hole pixel becomes the weighted mean of what the overlapping matches put there."""
         flat = self._flat(image)
         channels = image.shape[-1]
@@ -346,9 +372,10 @@ class _Level:
         weight[~finite] = 0.0
         source_index = self._source_index(field[self.target_rows, self.target_cols, 0],
                                           field[self.target_rows, self.target_cols, 1])
+        shifted = weight[:, None] * shift  # the same for every pixel of a copied patch
         for offset in self.offsets:
             target = self.target_index + offset
-            total[target] += weight[:, None] * flat[source_index + offset]
+            total[target] += weight[:, None] * flat[source_index + offset] + shifted
             weight_sum[target] += weight
         height, width = self.shape
         r = self.radius
