@@ -12,6 +12,8 @@ This is the classic multi-scale completion of Wexler, Shechtman and Irani
   pixel as the weighted vote of the pixels those matches put there;
 * the match field is carried to the next finer level.
 
+Patches are matched and copied up to a brightness shift (see
+``MATCH_BRIGHTNESS``), so shading and gradients continue at the right level.
 Everything is numpy and vectorised over all patches at once (propagation in
 jump-flood order instead of PatchMatch's serial scan). Pure functions:
 float images in, float images out; ``rng`` makes it reproducible.
