@@ -28,7 +28,14 @@ from scipy import ndimage
 from .inpaint import PagePrior
 
 MIN_BLOCK = 4
+# JPEG ringing allowed in a mosaic's rim blocks when growing a region: a share
+# of the step to the neighbouring block's mean (a rim against a contrasting
+# edge), and of the busiest neighbour's own spread (a rim against hatching or
+# tone of about the same grey, whose ringing leaks into the block). RIM_LEAK,
+# on 200 training-split pages: JPEG recall 0.954 -> 0.958, precision 0.971
+# either way; 0.05 and 0.08 found no more.
 RIM_RINGING = 0.12
+RIM_LEAK = 0.03
 MAX_BLOCK = 48
 
 
@@ -351,10 +358,13 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
             # Inside the region, a flat block with one real step to a flat
             # neighbour belongs too (plain paper under the mosaic steps nowhere).
             member[found] |= (evidence | (flat & (pairs >= 1)))[found]
-    # JPEG rings inside a block next to a strong step (a mosaic's rim next
-    # to busy art): for growing, flat is judged against the block's steps.
+    # JPEG rings inside a block next to a strong step or busy art (a mosaic's
+    # rim): for growing, flat is judged against what its neighbours hold.
     neighbour_step = _onto_blocks(mean_step_h, mean_step_v, np.maximum, np.float32)
-    flat_for_rim = flat | (block_std <= RIM_RINGING * neighbour_step)
+    neighbour_spread = _onto_blocks(np.maximum(block_std[:, 1:], block_std[:, :-1]),
+                                    np.maximum(block_std[1:, :], block_std[:-1, :]), np.maximum, np.float32)
+    flat_for_rim = (flat | (block_std <= RIM_RINGING * neighbour_step)
+                    | (block_std <= flat_std + RIM_LEAK * neighbour_spread))
     member = _grow(member, flat_for_rim, same_h, same_v, across_h, across_v)
     labels, count = ndimage.label(member)
     accepted = []
