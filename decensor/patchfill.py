@@ -187,7 +187,7 @@ def _colourful(image, hole):
 
 
 def _pyramid(image, hole, patch_radius):
-    """[(image, hole)] finest first; hole pixels of coarser levels are any-hole."""
+    """[(image, hole)] finest first; a coarser pixel is a hole only where all four below it are."""
     levels = [(image, hole)]
     depth = ndimage.distance_transform_edt(hole).max()
     while True:
@@ -200,7 +200,17 @@ def _pyramid(image, hole, patch_radius):
 
 
 def _halve(image, hole):
-    """2x2 averages of known pixels; a coarse pixel is a hole if any of its four is."""
+    """2x2 averages of known pixels; a coarse pixel is a hole only if none of its four is known.
+
+    A pixel with any known pixel below it keeps their mean. Marking it a hole
+    instead (as when any of the four is) grows the hole by a pixel at every
+    level, and the coarse levels, which decide where borders and lines run,
+    lose the thin structures along the hole's rim: a frame line, a ladder, the
+    tip of a wedge. Trainer's 108 validation crops, hole / blurred-hole PSNR
+    and the hole's local contrast: any 18.12 / 21.83 dB, 0.858; two or more of
+    four 18.29 / 22.07, 0.855; all four 18.34 / 22.23, 0.847. Independent
+    216-crop set: 17.83 / 21.68 -> 18.33 / 22.40 dB, better in all 9 cells.
+    """
     height, width = (hole.shape[0] // 2) * 2, (hole.shape[1] // 2) * 2
     known = (~hole[:height, :width]).astype(np.float32)
     pixels = image[:height, :width] * known[..., None]
@@ -208,7 +218,7 @@ def _halve(image, hole):
         return a.reshape(height // 2, 2, width // 2, 2, *a.shape[2:]).sum(axis=(1, 3))
     weight = blocks(known)
     means = blocks(pixels) / np.maximum(weight, 1.0)[..., None]
-    return means.astype(np.float32), weight < 4
+    return means.astype(np.float32), weight == 0
 
 
 def _upsample(image, shape):

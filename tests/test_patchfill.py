@@ -102,3 +102,20 @@ def test_a_gradient_under_a_band_is_continued_at_the_right_brightness():
     filled = fill_patches(image, hole)
     assert hole_psnr(filled / 255.0, image / 255.0, hole) > 40
     assert np.abs(filled[hole].astype(int) - image[hole]).max() <= 3
+
+
+def test_coarser_levels_keep_every_pixel_that_anything_known_lies_under():
+    # A thin line along a hole's rim must survive into the coarse levels
+    # that decide where lines run; a coarse pixel is a hole only when all of
+    # the four pixels under it are.
+    from decensor.patchfill import _halve
+
+    image = np.full((4, 6, 1), 200.0, np.float32)
+    image[:, 1] = 0.0  # a one-pixel line
+    hole = np.zeros((4, 6), bool)
+    hole[:, 0] = True  # the hole's edge runs beside the line
+    hole[:, 4:] = True
+    coarse, coarse_hole = _halve(image, hole)
+    assert coarse_hole.tolist() == [[False, False, True], [False, False, True]]
+    assert np.allclose(coarse[:, 0, 0], 0.0)  # the line's own value, not diluted by the hole's paint
+    assert np.allclose(coarse[:, 1, 0], 200.0)
