@@ -37,6 +37,7 @@ MIN_BLOCK = 4
 RIM_RINGING = 0.12
 RIM_LEAK = 0.03
 MAX_BLOCK = 48
+_FOUR_NEIGHBOURS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], bool)
 
 
 @dataclass(frozen=True)
@@ -361,8 +362,8 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
     # JPEG rings inside a block next to a strong step or busy art (a mosaic's
     # rim): for growing, flat is judged against what its neighbours hold.
     neighbour_step = _onto_blocks(mean_step_h, mean_step_v, np.maximum, np.float32)
-    neighbour_spread = _onto_blocks(np.maximum(block_std[:, 1:], block_std[:, :-1]),
-                                    np.maximum(block_std[1:, :], block_std[:-1, :]), np.maximum, np.float32)
+    # (The four neighbours only: a block's own spread is what is being judged.)
+    neighbour_spread = ndimage.maximum_filter(block_std, footprint=_FOUR_NEIGHBOURS, mode="constant", cval=0.0)
     flat_for_rim = (flat | (block_std <= RIM_RINGING * neighbour_step)
                     | (block_std <= flat_std + RIM_LEAK * neighbour_spread))
     member = _grow(member, flat_for_rim, same_h, same_v, across_h, across_v)
