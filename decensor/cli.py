@@ -178,10 +178,14 @@ def data_fetch(cache, packages):
 @click.option("--restart", is_flag=True, help="Ignore the shipped model and checkpoints; start from random weights.")
 @click.option("--task", type=click.Choice(["bar", "mosaic"]), default="bar", show_default=True,
               help="bar: fill holes (models/bar); mosaic: refine mosaic block means (models/mosaic).")
+@click.option("--fresh-per-batch", type=click.IntRange(1, 256), default=2, show_default=True,
+              help="New samples (each with its patch-synthesis guess) per batch; the rest of the batch "
+                   "reuses recent samples, turned or flipped. The batch size makes every sample new.")
 @click.option("--rescore", is_flag=True,
               help="Only score the shipped model on the held-out set with this version's code, "
                    "record the numbers in its card, and exit.")
-def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, learning_rate, restart, task, rescore):
+def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, learning_rate, restart, task,
+          fresh_per_batch, rescore):
     """Train a model; resumes from the last checkpoint or the shipped model.
 
     Every epoch: checkpoint to <cache>/checkpoints/<task>, score the held-out set,
@@ -207,4 +211,5 @@ def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, l
 
     run_training(cache=cache, models_dir=models_dir, crop=crop, batch_size=batch_size,
                  steps_per_epoch=steps_per_epoch, epochs=epochs, learning_rate=learning_rate,
-                 hours=hours, restart=restart, task=task, log=lambda m: click.echo(m, err=False))
+                 hours=hours, restart=restart, task=task,
+                 fresh_per_batch=fresh_per_batch, log=lambda m: click.echo(m, err=False))

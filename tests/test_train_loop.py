@@ -29,13 +29,14 @@ def _shipped_bar_model(tmp_path):
     return models
 
 
-@pytest.mark.parametrize("task", ["bar", "mosaic"])
-def test_one_epoch_checkpoints_and_scores(task, tmp_path, monkeypatch):
+@pytest.mark.parametrize("task,fresh_per_batch", [("bar", None), ("mosaic", 1)])
+def test_one_epoch_checkpoints_and_scores(task, fresh_per_batch, tmp_path, monkeypatch):
     _tiny_sets(monkeypatch)
     models = _shipped_bar_model(tmp_path)  # the mosaic task's first guess runs the bar model
     lines = []
     state = train_module.train(cache=tmp_path / "cache", models_dir=models, crop=64, batch_size=2,
-                               steps_per_epoch=1, epochs=1, task=task, log=lines.append)
+                               steps_per_epoch=2, epochs=1, task=task, fresh_per_batch=fresh_per_batch,
+                               log=lines.append)
 
     checkpoint = tmp_path / "cache" / "checkpoints" / task
     saved = json.loads((checkpoint / "state.json").read_text())

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from decensor.training import sources
+from decensor.training import dataset, sources
 from decensor.training.dataset import make_batch, random_crop
 from decensor.training.holes import FAMILIES, hole_mask
 from decensor.training.losses import inpainting_loss, loss_terms
@@ -91,3 +91,41 @@ def test_hole_psnr_is_capped_at_eight_bit_precision():
     exact = hole_psnr(truth, truth, hole)
     assert 58 < exact < 60
     assert hole_psnr(truth + 0.1, truth, hole) == pytest.approx(20.0, abs=0.01)
+
+
+def _dihedral_images(array):
+    return [dataset.orient(array, turns, flip) for turns in range(4) for flip in (False, True)]
+
+
+def test_orientations_are_the_eight_symmetries_of_the_square():
+    array = np.arange(3 * 3 * 2).reshape(3, 3, 2)
+    images = _dihedral_images(array)
+    assert len({image.tobytes() for image in images}) == 8
+    assert np.array_equal(dataset.orient(array, 0, False), array)
+    assert np.array_equal(dataset.orient(array, 1, False)[:, :, 1], np.rot90(array[:, :, 1]))
+
+
+def test_replay_turns_every_array_of_a_sample_alike_and_forgets_the_oldest():
+    rng = np.random.default_rng(0)
+    replay = dataset.ReplayBuffer(capacity=3, rng=rng)
+
+    def batch(first, count):
+        # Sample i: image filled with a ramp plus i; mask and target derived from the same ramp.
+        ramp = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
+        images = np.stack([np.repeat(ramp + i, 3, axis=-1) for i in range(first, first + count)])
+        masks = np.stack([ramp + i for i in range(first, first + count)])
+        return (images, masks), np.concatenate([images, masks], axis=-1) * 2
+
+    replay.add(*batch(0, 2))
+    replay.add(*batch(2, 2))  # capacity 3: sample 0 gives way to sample 3
+    assert len(replay) == 3
+    (images, masks), targets = replay.draw(64)
+    assert images.shape == (64, 4, 4, 3) and masks.shape == (64, 4, 4, 1) and targets.shape == (64, 4, 4, 4)
+    offsets = set()
+    for image, mask, target in zip(images, masks, targets):
+        offset = int(image.min())
+        offsets.add(offset)
+        assert np.array_equal(image[..., :1], mask) and np.array_equal(target, 2 * np.concatenate([image, mask], -1))
+        ramp = np.arange(16, dtype=np.float32).reshape(4, 4, 1) + offset
+        assert any(np.array_equal(mask, turned) for turned in _dihedral_images(ramp))
+    assert offsets == {1, 2, 3}

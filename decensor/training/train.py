@@ -19,7 +19,7 @@ from ..evaluation import blurred_hole_psnr, hole_l1, hole_psnr
 from ..mosaic import MosaicPrior, keep_block_means
 from ..network import NetworkConfig, build_network
 from . import sources
-from .dataset import ImagePool, held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
+from .dataset import ImagePool, ReplayBuffer, held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
 from .losses import MOSAIC_WEIGHTS, WEIGHTS, inpainting_loss, loss_terms, mosaic_loss
 
 
@@ -172,8 +172,11 @@ def score(model, held_inputs, held_targets, batch_size=8, finish=None):
 class _Batches:
     """Endless batches for ``model.fit``; a PyDataset built lazily to keep Keras optional here."""
 
-    def __new__(cls, pool, crop, batch_size, steps, rng, task):
+    def __new__(cls, pool, crop, batch_size, steps, rng, task, fresh_per_batch=None):
         keras = _keras()
+        fresh = min(fresh_per_batch or batch_size, batch_size)
+        # Each sample is seen about batch_size / fresh times while it is in the buffer.
+        replay = ReplayBuffer(capacity=32 * batch_size, rng=rng) if fresh < batch_size else None
 
         class Batches(keras.utils.PyDataset):
             def __init__(self):
@@ -182,11 +185,20 @@ class _Batches:
             def __len__(self):
                 return steps
 
+            def new_samples(self, count):
+                return task.batch([pool.crop(crop) for _ in range(count)], rng)
+
             def __getitem__(self, index):
                 if index % 8 == 0:
                     pool.refresh(2)
-                crops = [pool.crop(crop) for _ in range(batch_size)]
-                return task.batch(crops, rng)
+                if replay is None:
+                    return self.new_samples(batch_size)
+                if fresh:
+                    replay.add(*self.new_samples(fresh))
+                while len(replay) < 4 * batch_size:
+                    # A fresh buffer: fill it before reusing anything much.
+                    replay.add(*self.new_samples(batch_size))
+                return replay.draw(batch_size)
 
         return Batches()
 
@@ -241,6 +253,7 @@ def train(
     hours=None,
     restart=False,
     task="bar",
+    fresh_per_batch=None,
     log=print,
 ):
     keras = _keras()
@@ -303,7 +316,7 @@ def train(
         except (modelfile.ModelFileError, ValueError) as error:
             log(f"shipped model could not be re-scored ({error}); using its card")
     pool = ImagePool(train_paths, rng)
-    batches = _Batches(pool, crop, batch_size, steps_per_epoch, rng, task)
+    batches = _Batches(pool, crop, batch_size, steps_per_epoch, rng, task, fresh_per_batch)
     started = time.time()
     # The weights we start from are the bar to clear: a fresh network that
     # starts at its guess, or a resumed one, must beat itself before shipping.
@@ -312,7 +325,12 @@ def train(
     log(f"starting weights score {start_score:.2f} dB on the held-out set")
     # (A checkpoint's own "best" may come from older scoring code: the shipped
     # model, re-scored above, stands for every earlier success.)
-    known_scores = [v for v in (shipped_score, start_score) if v is not None]
+    # A network of this design as built starts exactly at its first guess
+    # (zero last layer): what the tool does with no model. A resumed
+    # checkpoint that scores below that guess must not ship.
+    guess_score = measure(build_network(config))["hole_psnr"] if state["steps"] else start_score
+    log(f"the first guess alone scores {guess_score:.2f} dB")
+    known_scores = [v for v in (shipped_score, start_score, guess_score) if v is not None]
     # (For the mosaic task the starting weights add nothing to their first
     # guess, which is what decensor mosaic does without a mosaic model: the
     # start score is the score to beat.)
@@ -328,6 +346,7 @@ def train(
                 "loss_weights": task.weights, "last_loss": loss,
                 "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
                 "task": task.name,
+                "fresh_samples_per_batch": min(fresh_per_batch or batch_size, batch_size),
                 "validation": task.validation,
                 "warm_start": state.get("warm_start"),
                 "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
