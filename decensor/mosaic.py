@@ -18,6 +18,15 @@ grid, the found blocks grow into neighbouring flat patches whose edges step
 on grid lines (``_grow``). Flat colour has flat blocks but no steps,
 screentone has no flat blocks, a smooth gradient steps inside blocks as much
 as across lines, and JPEG's own 8x8 blocking steps only faintly.
+
+A mosaic over shading that changes one way only (a gradient) has no steps
+along the shading's contour lines: it is a stack of flat bands, each one
+block high, stepping one way. Such a mosaic cannot prove a grid both ways,
+so it is found by its own rule (``_banded_regions``): at least ``MIN_BANDS``
+bands, each flat along its length, stepping by at least ``min_step`` one
+way like a staircase, over at least ``MIN_BAND_BLOCKS`` blocks' length. The
+other axis's grid offset comes from where the bands end. Thick lines, flags
+and stripes of alternating colours are not staircases.
 """
 
 from dataclasses import dataclass
@@ -37,6 +46,14 @@ MIN_BLOCK = 4
 RIM_RINGING = 0.12
 RIM_LEAK = 0.03
 MAX_BLOCK = 48
+# Banded mosaics (over one-way shading). On 200 training-split pages, JPEG:
+# recall 0.958 -> 0.965 at unchanged precision (0.971), no clean page fires.
+MIN_BANDS = 4
+MIN_BAND_BLOCKS = 4
+# Grey levels a band's column means may wander along it (JPEG noise), and
+# the spread allowed down a column inside a band.
+BAND_ALONG_STD = 2.5
+BAND_NOISE = 1.5
 _FOUR_NEIGHBOURS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], bool)
 
 
@@ -159,6 +176,31 @@ def _coarsest_explaining(gray, region, size, columns, rows, sizes):
     return chosen
 
 
+def _lies_on(fine, coarse):
+    """Whether every line of the ``coarse`` grid is also a line of ``fine``."""
+    return (coarse.size % fine.size == 0 and coarse.offset_y % fine.size == fine.offset_y
+            and coarse.offset_x % fine.size == fine.offset_x)
+
+
+def _refine_offsets(gray, grid):
+    """The grid with each offset moved by at most a pixel to where the lines carry the most step.
+
+    Box votes under JPEG can land a pixel off a mosaic's grid, and the block
+    test on the wrong grid then fails everywhere; the steps at the mosaic's
+    lines say where they are. (A line at offset o is the step between pixels
+    o - 1 and o.) Ties keep the voted offset.
+    """
+    offsets = []
+    region = np.ones(gray.shape, bool)
+    for axis, offset in ((0, grid.offset_y), (1, grid.offset_x)):
+        total, count = _step_profile(gray, region, axis)
+        line = total / np.maximum(count, 1)
+        folded = np.array([line[phase :: grid.size].mean() for phase in range(grid.size)])
+        tried = [(offset + shift) % grid.size for shift in (0, -1, 1)]
+        offsets.append(max(tried, key=lambda o: folded[(o - 1) % grid.size]))
+    return Grid(grid.size, *offsets)
+
+
 def _block_view(array, grid):
     """Crop ``array`` to whole grid blocks and view it as (rows, cols, size, size, ...)."""
     size = grid.size
@@ -192,7 +234,9 @@ def find_mosaic(
 
     Candidate grids come from :func:`candidate_grids` (a page may carry
     several mosaics of different block sizes and offsets); each is then
-    checked block by block around the windows that voted for it. Returns
+    checked block by block around the windows that voted for it (and once
+    more a pixel off, where the lines step most, if that finds nothing), then
+    the banded candidates are checked (see the module's docstring). Returns
     ``(mask, regions)``: a boolean pixel mask and a list of ``(grid, region
     mask)`` per accepted region.
     """
@@ -201,12 +245,21 @@ def find_mosaic(
     gray = _as_float_gray(np.asarray(image))
     found = np.zeros(gray.shape, bool)
     regions = []
-    candidates = candidate_grids(gray, flat_std=flat_std, window=window)
+    candidates, bands = _scan_candidates(gray, flat_std=flat_std, window=window)
     # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
     for grid in sorted(candidates, key=lambda g: (-g.size, -candidates[g].votes)):
         area = candidates[grid].box.expanded(window + 4 * grid.size, gray.shape)
         local = Grid(grid.size, (grid.offset_y - area.top) % grid.size, (grid.offset_x - area.left) % grid.size)
         pieces = _regions_on_grid(gray[area.slices], local, flat_std, min_blocks, min_step, min_contrast)
+        if not pieces:
+            # Votes under JPEG can land a pixel off the grid: try where the lines step most.
+            refined = _refine_offsets(gray[area.slices], local)
+            moved = Grid(grid.size, (refined.offset_y + area.top) % grid.size,
+                         (refined.offset_x + area.left) % grid.size)
+            # (Not onto the finer lines of a mosaic already found: its paper would pass too.)
+            if refined != local and not any(_lies_on(moved, taken) for taken, _ in regions):
+                pieces = _regions_on_grid(gray[area.slices], refined, flat_std, min_blocks, min_step, min_contrast)
+                grid = moved
         for piece, _ in pieces:
             mask = np.zeros(gray.shape, bool)
             mask[area.slices] = piece
@@ -214,6 +267,18 @@ def find_mosaic(
                 continue  # already found on a finer or coarser version of this grid
             mask &= ~found
             found |= mask
+            regions.append((grid, mask))
+    # Then mosaics over one-way shading, which prove their grid one way only.
+    for (axis, size, phase) in sorted(bands, key=lambda key: (-key[1], -bands[key])):
+        transposed = axis == "columns"
+        plane = gray.T if transposed else gray
+        for mask, phase_along in _banded_regions(plane, size, phase, min_step, min_contrast):
+            mask = mask.T if transposed else mask
+            if (mask & found).sum() > 0.5 * mask.sum():
+                continue
+            mask &= ~found
+            found |= mask
+            grid = Grid(size, phase_along, phase) if transposed else Grid(size, phase, phase_along)
             regions.append((grid, mask))
     return found, regions
 
@@ -238,13 +303,18 @@ def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, w
     all phases. Box statistics for every position come from summed-area tables,
     so this costs a few passes over the page per block size.
     """
+    return _scan_candidates(gray, sizes, flat_std, window, min_count)[0]
+
+
+def _scan_candidates(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, window=128, min_count=3):
+    """({grid: Candidate}, {(axis, size, phase): votes} for banded mosaics), from one pass of box statistics."""
     from .regions import Box
 
     gray = np.asarray(gray, np.float64)
     height, width = gray.shape
     table = _summed_area(gray)
     squares = _summed_area(gray * gray)
-    found = {}
+    found, bands = {}, {}
     for size in sizes:
         if 2 * size > min(height, width):
             break
@@ -274,7 +344,42 @@ def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, w
                     found[grid] = Candidate(found[grid].votes + best, found[grid].box.union(box))
                 else:
                     found[grid] = Candidate(best, box)
-    return found
+        # (Boxes are square: the transposed page's box statistics are the transpose.)
+        for axis, plane in (("rows", std), ("columns", std.T)):
+            for phase, votes in _band_votes(plane, size, flat_std, window, min_count).items():
+                bands[axis, size, phase] = bands.get((axis, size, phase), 0) + votes
+    return found, bands
+
+
+def _band_votes(std, size, flat_std, window, min_count):
+    """{phase: votes} of row lines where flat bands of ``size`` rows stack.
+
+    A box on a band is flat, so is the box half a block along it, while the
+    boxes half a block up and down straddle a step. Counted per phase of the
+    box's top row in every ``window`` rows, as for grids.
+    """
+    half = size // 2
+    rows, cols = std.shape[0] - 2 * half, std.shape[1] - half
+    if rows <= 0 or cols <= 0:
+        return {}
+    on_band = std[half : half + rows, :cols]
+    straddling = np.minimum(std[:rows, :cols], std[2 * half : 2 * half + rows, :cols])
+    passes = ((on_band <= flat_std) & (std[half : half + rows, half : half + cols] <= flat_std)
+              & (straddling >= 2.0) & (straddling >= 2 * on_band + 1))
+    votes = {}
+    for top in range(0, max(rows - window, 0) + 1, window // 2):
+        part = passes[top : top + window]
+        tall = (part.shape[0] // size) * size
+        if not tall:
+            continue
+        per_phase = part[:tall].reshape(tall // size, size, -1).sum(axis=(0, 2))
+        best = int(per_phase.max())
+        rest = (per_phase.sum() - best) / (size - 1)
+        if best < min_count * size or best < 4 * rest + 1:
+            continue
+        phase = int(top + half + per_phase.argmax()) % size
+        votes[phase] = votes.get(phase, 0) + best
+    return votes
 
 
 def _summed_area(values):
@@ -375,6 +480,100 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
         mask[top : top + rows * size, left : left + cols * size] = np.kron(piece, np.ones((size, size), bool))
         accepted.append((mask, int(piece.sum())))
     return accepted
+
+
+def _banded_regions(gray, size, phase, min_step, min_contrast):
+    """Mosaics of flat bands on the row lines ``phase + k * size``, as [(pixel mask, column phase)].
+
+    Per pixel column (averaged over half a block along the band, against
+    JPEG noise), a line is evidence when the bands on both sides are flat
+    down the column and it steps by ``min_step`` and ``min_contrast`` times
+    the steps inside them. A piece of evidence is kept as its longest
+    staircase (see the module's docstring); its ends, snapped to a whole
+    number of blocks, give the grid along the bands.
+    """
+    height, width = gray.shape
+    count = (height - phase) // size
+    if count < MIN_BANDS:
+        return []
+    bands = gray[phase : phase + count * size].reshape(count, size, width)
+
+    def along(values):  # (an odd width: centred, so both ends of a band shift alike)
+        return ndimage.uniform_filter1d(values, max(3, (size // 2) | 1), axis=-1, mode="nearest")
+
+    spread = along(bands.std(axis=1))
+    inner = along(np.abs(np.diff(bands, axis=1)).mean(axis=1))
+    step = along(np.abs(bands[1:, 0] - bands[:-1, -1]))
+    evidence = ((np.maximum(spread[1:], spread[:-1]) <= np.maximum(BAND_NOISE, 0.1 * step))
+                & (step >= min_step) & (step >= min_contrast * (np.maximum(inner[1:], inner[:-1]) + 0.25)))
+    labels, _ = ndimage.label(evidence)
+    column_means = bands.mean(axis=1)
+    regions = []
+    for label, found in enumerate(ndimage.find_objects(labels), start=1):
+        if found[0].stop - found[0].start + 1 < MIN_BANDS:
+            continue
+        lines = labels == label
+        member = np.zeros((count, width), bool)  # a band takes the columns of the lines on its two sides
+        member[:-1] |= lines
+        member[1:] |= lines
+        columns = np.flatnonzero(member.any(axis=0))
+        left, right = columns[0], columns[-1] + 1
+        if right - left < max(MIN_BAND_BLOCKS * size, 32):
+            continue
+        rows = np.flatnonzero(member.any(axis=1))
+        means = np.array([column_means[b, member[b]].mean() for b in rows])
+        level = np.array([column_means[b, member[b]].std() <= BAND_ALONG_STD for b in rows])
+        stairs = _staircase(means, level, min_step)
+        if stairs is None:
+            continue
+        first, last = rows[stairs[0]], rows[stairs[1]]
+
+        def runs_on(band, beyond):
+            """Whether an end band is only the edge of a flat area that goes on past it."""
+            if not 0 <= beyond < count:
+                return False
+            values = column_means[beyond, member[band]]
+            return values.std() <= BAND_ALONG_STD and abs(values.mean() - column_means[band, member[band]].mean()) < min_step
+
+        while first <= last and runs_on(first, first - 1):
+            first += 1
+        while last >= first and runs_on(last, last + 1):
+            last -= 1
+        if last - first + 1 < MIN_BANDS:
+            continue
+        blocks = max(1, int(round((right - left) / size)))
+        phase_along = int(round((left + right - blocks * size) / 2)) % size
+        mask = np.zeros(gray.shape, bool)
+        for b in range(first, last + 1):
+            used = np.flatnonzero(member[b])
+            start = max(0, _snap(used[0], phase_along, size))
+            stop = min(width, _snap(used[-1] + 1, phase_along, size))
+            mask[phase + b * size : phase + (b + 1) * size, start:stop] = True
+        if mask.any():
+            regions.append((mask, phase_along))
+    return regions
+
+
+def _staircase(means, level, min_step):
+    """(first, last) of the longest run of level bands that step one way by >= min_step, or None."""
+    best, start = None, None
+    steps = np.diff(means)
+    for i in range(len(means)):
+        if not level[i]:
+            start = None
+            continue
+        if start is None or abs(steps[i - 1]) < min_step:
+            start = i
+        elif i - 1 > start and np.sign(steps[i - 1]) != np.sign(steps[i - 2]):
+            start = i - 1  # the staircase turns: a new one starts at the landing
+        if i - start + 1 >= MIN_BANDS and (best is None or i - start > best[1] - best[0]):
+            best = (start, i)
+    return best
+
+
+def _snap(position, phase, size):
+    """The grid line nearest ``position`` on lines ``phase + k * size``."""
+    return phase + int(round((position - phase) / size)) * size
 
 
 def _onto_blocks(across, down, combine, dtype):

@@ -195,3 +195,55 @@ def test_patch_synthesis_guided_by_block_means_keeps_them_and_the_known_pixels()
     # Unguided, the fill only knows the surroundings; guided, it follows the mosaic.
     assert error(guided) < 0.5 * error(plain)
     assert error(guided) < 4.0
+
+
+def _shaded_page(axis):
+    """A page of one-way shading (a ramp down the page, or across it) with a dark frame."""
+    ramp = np.linspace(40, 220, 384)
+    shading = np.repeat(ramp[:, None], 384, axis=1) if axis == 0 else np.repeat(ramp[None, :], 384, axis=0)
+    page = np.repeat(shading[..., None], 3, axis=-1).round().astype(np.uint8)
+    page[:6], page[-6:], page[:, :6], page[:, -6:] = 0, 0, 0, 0
+    return page
+
+
+def _jpeg(pixels, quality):
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+@pytest.mark.parametrize("axis,grid", [(0, Grid(20, 16, 15)), (1, Grid(17, 3, 9))])
+@pytest.mark.parametrize("quality", [None, 80])
+def test_mosaic_over_one_way_shading_is_found_with_its_grid(axis, grid, quality):
+    # The blocks step only down the shading: no grid both ways to prove.
+    region = np.zeros((384, 384), bool)
+    region[100:280, 70:300] = True
+    mosaicked, truth = pixelate(_shaded_page(axis), grid, region)
+    pixels = mosaicked if quality is None else _jpeg(mosaicked, quality)
+    found, regions = find_mosaic(pixels)
+    assert [g for g, _ in regions] == [grid]
+    hit = (found & truth).sum()
+    assert hit / found.sum() >= 0.95 and hit / truth.sum() >= 0.9
+
+
+def test_stripes_lines_and_banding_are_not_banded_mosaics():
+    rows = np.arange(384)[:, None]
+    alternating = np.where((rows // 16) % 2, 60, 200) + np.zeros((1, 384))
+    flag = np.select([rows < 128, rows < 256], [20, 110], 200) + np.zeros((1, 384))
+    thick_line = np.where((rows >= 180) & (rows < 196), 10, 240) + np.zeros((1, 384))
+    eight_bit_banding = np.floor(np.linspace(100, 124, 384))[:, None] + np.zeros((1, 384))
+    short_staircase = np.select([rows < 150, rows < 166, rows < 182], [30, 90, 150], 210) + np.zeros((1, 384))
+    for plane in (alternating, flag, thick_line, eight_bit_banding, short_staircase):
+        for image in (plane, plane.T):
+            pixels = np.repeat(image[..., None], 3, axis=-1).astype(np.uint8)
+            assert find_mosaic(pixels)[1] == []
+
+
+@pytest.mark.parametrize("voted", [Grid(12, 6, 7), Grid(12, 5, 6), Grid(12, 4, 8)])
+def test_a_grid_voted_a_pixel_off_is_moved_onto_the_mosaic_lines(voted):
+    from decensor.mosaic import _as_float_gray, _refine_offsets
+
+    region = np.zeros((384, 384), bool)
+    region[60:300, 80:330] = True
+    mosaicked, _ = pixelate(_page(5), Grid(12, 5, 7), region)
+    assert _refine_offsets(_as_float_gray(_jpeg(mosaicked, 80)), voted) == Grid(12, 5, 7)
