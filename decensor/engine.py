@@ -141,7 +141,8 @@ class Decensor:
         :func:`decensor.mosaic.block_mean_correction`). A mosaic model (one
         that takes a prior) then corrects that restoration, seeing the
         bicubic block means and the block size too, and its result is shifted
-        to the block means again. ``grid`` is estimated from the pixels when
+        to the block means again, except in the blocks the first guess is
+        sure of (:func:`decensor.mosaic.sure_blocks`). ``grid`` is estimated from the pixels when
         not given; without a grid this is a plain fill.
         """
         from . import mosaic
@@ -151,12 +152,23 @@ class Decensor:
             return self.fill_rgb(rgb, hole), None
         is_mosaic_model = self.prior_kind == "mosaic"
         bar = self._bar_engine() if is_mosaic_model else self
-        guide = mosaic.block_mean_guide(rgb, grid, hole)
-        restored = mosaic.keep_block_means(bar.fill_rgb(rgb, hole, guide=guide), rgb, grid, hole)
+        restored, sure = bar.first_mosaic_guess(rgb, hole, grid)
         if is_mosaic_model and self.model is not None:
             prior = mosaic.MosaicPrior(rgb, hole, grid, guess=restored)
-            restored = mosaic.keep_block_means(self.fill_rgb(rgb, hole, prior=prior), rgb, grid, hole)
+            corrected = mosaic.keep_block_means(self.fill_rgb(rgb, hole, prior=prior), rgb, grid, hole)
+            restored = np.where(sure[..., None], restored, corrected)
         return restored, grid
+
+    def first_mosaic_guess(self, rgb, hole, grid):
+        """(the restoration without a mosaic model, the hole pixels it is sure of).
+
+        Patch synthesis guided by the block means, every block shifted to its
+        mean; see :func:`decensor.mosaic.sure_blocks` for the sure part.
+        """
+        from . import mosaic
+
+        filled = self.fill_rgb(rgb, hole, guide=mosaic.block_mean_guide(rgb, grid, hole))
+        return mosaic.keep_block_means(filled, rgb, grid, hole), mosaic.sure_blocks(filled, rgb, grid, hole)
 
     def _bar_engine(self):
         """The bar model that makes the mosaic model's first guess (loaded once)."""

@@ -128,18 +128,26 @@ def card_markdown(card):
         f"| {metrics.get('hole_l1', float('nan')):.4f} |",
         "",
         *([f"Scored: {scored}", ""] if scored else []),
-        "The comparison with classical methods is in `benchmarks/RESULTS.md` (`python benchmarks/quality.py`).",
+        *([card["notes"], ""] if card.get("notes") else []),
+        "The comparison with other methods is in `benchmarks/RESULTS.md` "
+        f"(`python benchmarks/{'mosaic_quality' if _first_guess_kind(network) == 'mosaic' else 'quality'}.py`).",
         "",
     ]
     return "\n".join(lines)
 
 
+def _first_guess_kind(network):
+    return network.get("prior") or ("mosaic" if network.get("prior_channels") else "")
+
+
 def _first_guess(network):
-    prior = network.get("prior") or ("mosaic" if network.get("prior_channels") else "")
+    prior = _first_guess_kind(network)
     if prior == "patch_fill":
         return "patch synthesis of the hole (decensor.patchfill)"
     if prior == "mosaic":
-        return "the block means of the mosaic (decensor.mosaic.MosaicPrior)"
+        return ("what decensor mosaic restores without it (patch synthesis guided by the block means, every "
+                "block shifted to its mean), seen beside the bicubic block means and the block size "
+                "(decensor.mosaic.MosaicPrior)")
     return "push-pull interpolation" if network.get("base_fill") else "none"
 
 

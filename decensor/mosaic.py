@@ -721,6 +721,35 @@ def keep_block_means(filled, mosaic, grid, hole):
     return result
 
 
+def sure_blocks(filled, mosaic, grid, hole, tolerance=1.0):
+    """Hole pixels of the blocks that the first guess restored without needing the mosaic's help.
+
+    A block is sure when the guided fill already had the block's mean colour
+    before the shift to it (it found a patch that the mosaic confirms, such
+    as an edge continued from outside), or when the block and its eight
+    neighbours hold one colour (flat art: the mosaic hides nothing). There
+    the first guess is usually exact, and a mosaic model's correction can
+    only add texture: on the benchmark, crops restored at the 8-bit cap fell
+    to 40-50 dB.
+    """
+    wanted, (top, left) = block_means(mosaic, grid)
+    rows, cols = wanted.shape[:2]
+    sure = np.zeros(np.asarray(hole).shape, bool)
+    if rows == 0 or cols == 0:
+        return sure
+    had, _ = block_means(filled, grid)
+    matched = np.abs(had - wanted).max(axis=-1) <= tolerance
+    spread = np.zeros((rows, cols), np.float32)
+    for channel in range(wanted.shape[-1]):
+        plane = wanted[..., channel]
+        spread = np.maximum(spread, ndimage.maximum_filter(plane, size=3, mode="nearest")
+                            - ndimage.minimum_filter(plane, size=3, mode="nearest"))
+    size = grid.size
+    blocks = matched | (spread <= tolerance)
+    sure[top : top + rows * size, left : left + cols * size] = np.kron(blocks, np.ones((size, size), bool))
+    return sure & hole
+
+
 def block_mean_guide(mosaic, grid, hole, passes=2):
     """A guide for :func:`decensor.patchfill.fill_patches`: patch synthesis that keeps the block means.
 

@@ -247,3 +247,24 @@ def test_a_grid_voted_a_pixel_off_is_moved_onto_the_mosaic_lines(voted):
     region[60:300, 80:330] = True
     mosaicked, _ = pixelate(_page(5), Grid(12, 5, 7), region)
     assert _refine_offsets(_as_float_gray(_jpeg(mosaicked, 80)), voted) == Grid(12, 5, 7)
+
+
+def test_sure_blocks_are_the_ones_the_fill_already_matched_and_flat_art():
+    from decensor.mosaic import sure_blocks
+
+    grid = Grid(8, 0, 0)
+    truth = np.zeros((64, 64, 3), np.uint8)
+    truth[:, 32:] = 200  # flat art on the right half, a ramp of blocks on the left
+    truth[:, :32] = (np.arange(32)[None, :, None] * 4).astype(np.uint8)
+    hole = np.zeros((64, 64), bool)
+    hole[8:56, 8:56] = True
+    mosaicked, _ = pixelate(truth, grid, hole)
+    filled = mosaicked.copy()
+    filled[16:24, 16:24] = 0          # a block the fill got wrong: its mean is off
+    sure = sure_blocks(filled, mosaicked, grid, hole)
+    assert not sure[~hole].any()
+    assert not sure[16:24, 16:24].any()
+    assert sure[8:16, 8:16].all()     # the fill had the block's mean already
+    wrong_fill = np.full_like(mosaicked, 90)
+    flat_only = sure_blocks(wrong_fill, mosaicked, grid, hole)
+    assert flat_only[8:56, 40:56].all() and not flat_only[8:56, 8:24].any()

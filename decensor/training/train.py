@@ -88,8 +88,11 @@ class Task:
         """Put what decensor mosaic does without a mosaic model in front of the mosaic evidence."""
         image, known, evidence = inputs
         engine = self.bar_engine()
-        guesses = [engine.restore_mosaic_rgb(mosaicked, hole, grid)[0].astype(np.float32) / 255.0
-                   for mosaicked, hole, grid in kept]
+        guesses = []
+        for index, (mosaicked, hole, grid) in enumerate(kept):
+            guess, sure = engine.first_mosaic_guess(mosaicked, hole, grid)
+            guesses.append(guess.astype(np.float32) / 255.0)
+            kept[index] = (mosaicked, hole, grid, sure)
         return [image, known, np.concatenate([np.stack(guesses), evidence], axis=-1)]
 
     @property
@@ -109,9 +112,12 @@ class Task:
         inputs, targets = held_out_mosaic_set(held_paths, keep=kept)
         inputs = self.with_first_guess(inputs, kept)
 
+        guesses = inputs[2][..., :3]
+
         def finish(composites):
-            # decensor mosaic shifts every block to the mosaic's mean colour.
-            return _keep_block_means_all(composites, kept)
+            # decensor mosaic shifts every block to the mosaic's mean colour,
+            # and keeps its first guess in blocks of flat art.
+            return _keep_block_means_all(composites, kept, guesses)
 
         return list(inputs), targets, finish
 
@@ -134,12 +140,15 @@ def _same_design(shipped, wanted):
         wanted.base_fill, wanted.prior_channels, wanted.prior)
 
 
-def _keep_block_means_all(composites, kept):
-    """Each 0..1 composite as the tool writes it: 8-bit, every block at the mosaic's mean colour."""
-    return np.stack([
-        keep_block_means(np.round(c * 255.0), mosaicked, grid, hole).astype(np.float32) / 255.0
-        for c, (mosaicked, hole, grid) in zip(composites, kept)
-    ])
+def _keep_block_means_all(composites, kept, guesses):
+    """Each 0..1 composite as the tool writes it: 8-bit, every block at the mosaic's mean colour,
+    the first guess kept where it is sure (see ``Decensor.restore_mosaic_rgb``)."""
+    finished = []
+    for composite, guess, (mosaicked, hole, grid, sure) in zip(composites, guesses, kept):
+        corrected = keep_block_means(np.round(composite * 255.0), mosaicked, grid, hole)
+        first = np.round(guess * 255.0).astype(corrected.dtype)
+        finished.append(np.where(sure[..., None], first, corrected).astype(np.float32) / 255.0)
+    return np.stack(finished)
 
 
 def score(model, held_inputs, held_targets, batch_size=8, finish=None):
