@@ -57,3 +57,22 @@ def test_rescore_updates_the_card_and_leaves_the_weights(tmp_path, monkeypatch):
     assert card["metrics"]["held_out"] == metrics and card["metrics"]["scored"]
     assert (models / "bar.npz").read_bytes() == weights
     assert f"{metrics['hole_psnr']:.2f}" in (models / "bar.md").read_text()
+
+
+def test_mosaic_batches_leave_the_blocks_the_first_guess_is_sure_of_out_of_the_loss(tmp_path):
+    import numpy as np
+
+
+    models = _shipped_bar_model(tmp_path)
+    task = train_module.Task("mosaic", models)
+    page = np.zeros((128, 128, 3), np.uint8)
+    page[:, 64:] = 220  # flat art: every block there is sure
+    page[:, :64] = np.arange(64)[None, :, None] * 3
+    rng = np.random.default_rng(3)
+    (image, known, prior), targets = task.batch([page, page], rng)
+    in_hole = known[..., 0] == 0
+    sure = targets[..., 3] > known[..., 0]
+    assert (targets[..., 3][~in_hole] == 1).all()
+    assert sure.any() and not sure[~in_hole].any()
+    # Sure pixels are where the tool keeps the first guess: the flat half's blocks.
+    assert sure[:, :, 72:].sum() >= 0.5 * in_hole[:, :, 72:].sum()

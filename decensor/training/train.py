@@ -80,6 +80,9 @@ class Task:
             kept = []
             inputs, targets = make_mosaic_batch(crops, rng, keep=kept)
             inputs = self.with_first_guess(inputs, kept)
+            # The tool keeps the first guess where it is sure of it: nothing to learn there.
+            sure = np.stack([entry[3] for entry in kept])[..., None].astype(targets.dtype)
+            targets[..., 3:4] = np.maximum(targets[..., 3:4], sure)
         else:
             inputs, targets = with_patch_guess(make_batch(crops, rng))
         return tuple(inputs), targets
