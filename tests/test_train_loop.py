@@ -62,7 +62,6 @@ def test_rescore_updates_the_card_and_leaves_the_weights(tmp_path, monkeypatch):
 def test_mosaic_batches_leave_the_blocks_the_first_guess_is_sure_of_out_of_the_loss(tmp_path):
     import numpy as np
 
-
     models = _shipped_bar_model(tmp_path)
     task = train_module.Task("mosaic", models)
     page = np.zeros((128, 128, 3), np.uint8)
