@@ -194,7 +194,8 @@ def open_picture(path, max_pixels=MAX_PIXELS):
         raise ImageFormatError(f"cannot be read ({error.strerror or error})") from None
     except FileNotFoundError:
         raise ImageFormatError("does not exist (any more)") from None
-    except (OSError, ValueError, EOFError) as error:
+    except (OSError, ValueError, EOFError, TypeError) as error:
+        # (Pillow raises TypeError for some damaged TIFF headers, e.g. "Missing dimensions".)
         raise ImageFormatError(f"damaged or truncated image ({error})") from None
     return picture
 

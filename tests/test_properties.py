@@ -57,6 +57,13 @@ def test_loader_on_mutated_files(fmt, flips, cut):
     _load_or_refuse(bytes(data))
 
 
+def test_tiff_with_a_damaged_size_tag_is_refused_not_crashed():
+    # Found by the test above: Pillow raised TypeError ("Missing dimensions") from n_frames.
+    data = bytearray(VALID["TIFF"])
+    data[130] = 1
+    assert _load_or_refuse(bytes(data)) is None
+
+
 rectangles = st.lists(
     st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(1, 20), st.integers(1, 20)), max_size=4
 )
