@@ -103,13 +103,14 @@ def card_markdown(card):
     metrics = card.get("metrics", {}).get("held_out", {})
     scored = card.get("metrics", {}).get("scored")
     network = card.get("network", {})
+    first_guess = NetworkConfig.from_dict(network).prior_kind if network else ""
     lines = [
         f"# Model `{card.get('name')}`",
         "",
         f"* Weights: `{card.get('weights_file')}` (float16), sha256 `{card.get('sha256')}`",
         f"* Parameters: {card.get('parameters', 0):,}",
         f"* Network: partial-convolution U-Net, widths {network.get('widths')}, kernels "
-        f"{network.get('kernels')}; it corrects a first guess: {_first_guess(network)}",
+        f"{network.get('kernels')}; it corrects a first guess: {_first_guess(network, first_guess)}",
         f"* Data: {training.get('data', '?')}",
         f"* Training: {training.get('steps', '?')} steps, batch {training.get('batch_size', '?')}, "
         f"crops {training.get('crop', '?')} px, {training.get('optimizer', '?')}",
@@ -130,18 +131,13 @@ def card_markdown(card):
         *([f"Scored: {scored}", ""] if scored else []),
         *([card["notes"], ""] if card.get("notes") else []),
         "The comparison with other methods is in `benchmarks/RESULTS.md` "
-        f"(`python benchmarks/{'mosaic_quality' if _first_guess_kind(network) == 'mosaic' else 'quality'}.py`).",
+        f"(`python benchmarks/{'mosaic_quality' if first_guess == 'mosaic' else 'quality'}.py`).",
         "",
     ]
     return "\n".join(lines)
 
 
-def _first_guess_kind(network):
-    return network.get("prior") or ("mosaic" if network.get("prior_channels") else "")
-
-
-def _first_guess(network):
-    prior = _first_guess_kind(network)
+def _first_guess(network, prior):
     if prior == "patch_fill":
         return "patch synthesis of the hole (decensor.patchfill)"
     if prior == "mosaic":

@@ -245,6 +245,14 @@ def find_mosaic(
     gray = _as_float_gray(np.asarray(image))
     found = np.zeros(gray.shape, bool)
     regions = []
+
+    def take(grid, mask):
+        if (mask & found).sum() > 0.5 * mask.sum():
+            return  # already found on a finer or coarser version of this grid
+        mask &= ~found
+        found[mask] = True
+        regions.append((grid, mask))
+
     candidates, bands = _scan_candidates(gray, flat_std=flat_std, window=window)
     # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
     for grid in sorted(candidates, key=lambda g: (-g.size, -candidates[g].votes)):
@@ -263,23 +271,16 @@ def find_mosaic(
         for piece, _ in pieces:
             mask = np.zeros(gray.shape, bool)
             mask[area.slices] = piece
-            if (mask & found).sum() > 0.5 * mask.sum():
-                continue  # already found on a finer or coarser version of this grid
-            mask &= ~found
-            found |= mask
-            regions.append((grid, mask))
+            take(grid, mask)
     # Then mosaics over one-way shading, which prove their grid one way only.
     for (axis, size, phase) in sorted(bands, key=lambda key: (-key[1], -bands[key])):
         transposed = axis == "columns"
         plane = gray.T if transposed else gray
         for mask, phase_along in _banded_regions(plane, size, phase, min_step, min_contrast):
-            mask = mask.T if transposed else mask
-            if (mask & found).sum() > 0.5 * mask.sum():
-                continue
-            mask &= ~found
-            found |= mask
-            grid = Grid(size, phase_along, phase) if transposed else Grid(size, phase, phase_along)
-            regions.append((grid, mask))
+            if transposed:
+                take(Grid(size, phase_along, phase), mask.T)
+            else:
+                take(Grid(size, phase, phase_along), mask)
     return found, regions
 
 
@@ -333,9 +334,8 @@ def _scan_candidates(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, 
                 if not tall or not wide:
                     continue
                 per_phase = part[:tall, :wide].reshape(tall // size, size, wide // size, size).sum(axis=(0, 2))
-                best = int(per_phase.max())
-                rest = (per_phase.sum() - best) / (size * size - 1)
-                if best < min_count or best < 4 * rest + 1:
+                best = _standout(per_phase, min_count)
+                if best is None:
                     continue
                 phase_y, phase_x = np.unravel_index(int(per_phase.argmax()), per_phase.shape)
                 grid = Grid(size, int(top + phase_y) % size, int(left + phase_x) % size)
@@ -373,13 +373,19 @@ def _band_votes(std, size, flat_std, window, min_count):
         if not tall:
             continue
         per_phase = part[:tall].reshape(tall // size, size, -1).sum(axis=(0, 2))
-        best = int(per_phase.max())
-        rest = (per_phase.sum() - best) / (size - 1)
-        if best < min_count * size or best < 4 * rest + 1:
+        best = _standout(per_phase, min_count * size)
+        if best is None:
             continue
         phase = int(top + half + per_phase.argmax()) % size
         votes[phase] = votes.get(phase, 0) + best
     return votes
+
+
+def _standout(per_phase, min_votes):
+    """The top phase's count when it has ``min_votes`` and stands far above the others' mean, else None."""
+    best = int(per_phase.max())
+    rest = (per_phase.sum() - best) / (per_phase.size - 1)
+    return None if best < min_votes or best < 4 * rest + 1 else best
 
 
 def _summed_area(values):
@@ -520,7 +526,7 @@ def _banded_regions(gray, size, phase, min_step, min_contrast):
         left, right = columns[0], columns[-1] + 1
         if right - left < max(MIN_BAND_BLOCKS * size, 32):
             continue
-        rows = np.flatnonzero(member.any(axis=1))
+        rows = np.flatnonzero(member.any(axis=1))  # consecutive: one piece of evidence
         means = np.array([column_means[b, member[b]].mean() for b in rows])
         level = np.array([column_means[b, member[b]].std() <= BAND_ALONG_STD for b in rows])
         stairs = _staircase(means, level, min_step)
@@ -533,7 +539,7 @@ def _banded_regions(gray, size, phase, min_step, min_contrast):
             if not 0 <= beyond < count:
                 return False
             values = column_means[beyond, member[band]]
-            return values.std() <= BAND_ALONG_STD and abs(values.mean() - column_means[band, member[band]].mean()) < min_step
+            return values.std() <= BAND_ALONG_STD and abs(values.mean() - means[band - rows[0]]) < min_step
 
         while first <= last and runs_on(first, first - 1):
             first += 1
@@ -739,11 +745,9 @@ def sure_blocks(filled, mosaic, grid, hole, tolerance=1.0):
         return sure
     had, _ = block_means(filled, grid)
     matched = np.abs(had - wanted).max(axis=-1) <= tolerance
-    spread = np.zeros((rows, cols), np.float32)
-    for channel in range(wanted.shape[-1]):
-        plane = wanted[..., channel]
-        spread = np.maximum(spread, ndimage.maximum_filter(plane, size=3, mode="nearest")
-                            - ndimage.minimum_filter(plane, size=3, mode="nearest"))
+    neighbourhood = (3, 3, 1)  # the 3x3 blocks, each channel apart
+    spread = (ndimage.maximum_filter(wanted, size=neighbourhood, mode="nearest")
+              - ndimage.minimum_filter(wanted, size=neighbourhood, mode="nearest")).max(axis=-1)
     size = grid.size
     blocks = matched | (spread <= tolerance)
     sure[top : top + rows * size, left : left + cols * size] = np.kron(blocks, np.ones((size, size), bool))

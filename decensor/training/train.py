@@ -81,7 +81,7 @@ class Task:
             inputs, targets = make_mosaic_batch(crops, rng, keep=kept)
             inputs = self.with_first_guess(inputs, kept)
             # The tool keeps the first guess where it is sure of it: nothing to learn there.
-            sure = np.stack([entry[3] for entry in kept])[..., None].astype(targets.dtype)
+            sure = np.stack([sure for *_, sure in kept])[..., None].astype(targets.dtype)
             targets[..., 3:4] = np.maximum(targets[..., 3:4], sure)
         else:
             inputs, targets = with_patch_guess(make_batch(crops, rng))
@@ -91,12 +91,11 @@ class Task:
         """Put what decensor mosaic does without a mosaic model in front of the mosaic evidence."""
         image, known, evidence = inputs
         engine = self.bar_engine()
-        guesses = []
         for index, (mosaicked, hole, grid) in enumerate(kept):
-            guess, sure = engine.first_mosaic_guess(mosaicked, hole, grid)
-            guesses.append(guess.astype(np.float32) / 255.0)
-            kept[index] = (mosaicked, hole, grid, sure)
-        return [image, known, np.concatenate([np.stack(guesses), evidence], axis=-1)]
+            # (Kept for scoring: the tool keeps the guess where it is sure of it.)
+            kept[index] = (mosaicked, hole, grid, *engine.first_mosaic_guess(mosaicked, hole, grid))
+        guesses = np.stack([guess for *_, guess, _ in kept]).astype(np.float32) / 255.0
+        return [image, known, np.concatenate([guesses, evidence], axis=-1)]
 
     @property
     def loss(self):
@@ -115,12 +114,10 @@ class Task:
         inputs, targets = held_out_mosaic_set(held_paths, keep=kept)
         inputs = self.with_first_guess(inputs, kept)
 
-        guesses = inputs[2][..., :3]
-
         def finish(composites):
             # decensor mosaic shifts every block to the mosaic's mean colour,
-            # and keeps its first guess in blocks of flat art.
-            return _keep_block_means_all(composites, kept, guesses)
+            # and keeps its first guess where it is sure of it.
+            return _keep_block_means_all(composites, kept)
 
         return list(inputs), targets, finish
 
@@ -143,14 +140,13 @@ def _same_design(shipped, wanted):
         wanted.base_fill, wanted.prior_channels, wanted.prior)
 
 
-def _keep_block_means_all(composites, kept, guesses):
+def _keep_block_means_all(composites, kept):
     """Each 0..1 composite as the tool writes it: 8-bit, every block at the mosaic's mean colour,
     the first guess kept where it is sure (see ``Decensor.restore_mosaic_rgb``)."""
     finished = []
-    for composite, guess, (mosaicked, hole, grid, sure) in zip(composites, guesses, kept):
+    for composite, (mosaicked, hole, grid, guess, sure) in zip(composites, kept):
         corrected = keep_block_means(np.round(composite * 255.0), mosaicked, grid, hole)
-        first = np.round(guess * 255.0).astype(corrected.dtype)
-        finished.append(np.where(sure[..., None], first, corrected).astype(np.float32) / 255.0)
+        finished.append(np.where(sure[..., None], guess, corrected).astype(np.float32) / 255.0)
     return np.stack(finished)
 
 
@@ -184,9 +180,8 @@ def score(model, held_inputs, held_targets, batch_size=8, finish=None):
 class _Batches:
     """Endless batches for ``model.fit``; a PyDataset built lazily to keep Keras optional here."""
 
-    def __new__(cls, pool, crop, batch_size, steps, rng, task, fresh_per_batch=None):
+    def __new__(cls, pool, crop, batch_size, steps, rng, task, fresh):
         keras = _keras()
-        fresh = min(fresh_per_batch or batch_size, batch_size)
         # Each sample is seen about batch_size / fresh times while it is in the buffer.
         replay = ReplayBuffer(capacity=32 * batch_size, rng=rng) if fresh < batch_size else None
 
@@ -328,6 +323,7 @@ def train(
         except (modelfile.ModelFileError, ValueError) as error:
             log(f"shipped model could not be re-scored ({error}); using its card")
     pool = ImagePool(train_paths, rng)
+    fresh_per_batch = min(fresh_per_batch or batch_size, batch_size)
     batches = _Batches(pool, crop, batch_size, steps_per_epoch, rng, task, fresh_per_batch)
     started = time.time()
     # The weights we start from are the bar to clear: a fresh network that
@@ -358,7 +354,7 @@ def train(
                 "loss_weights": task.weights, "last_loss": loss,
                 "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
                 "task": task.name,
-                "fresh_samples_per_batch": min(fresh_per_batch or batch_size, batch_size),
+                "fresh_samples_per_batch": fresh_per_batch,
                 "validation": task.validation,
                 "warm_start": state.get("warm_start"),
                 "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
