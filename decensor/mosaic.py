@@ -15,7 +15,12 @@ a block in two or more such pairs is evidence (a flat block of the art next
 to a mosaic's edge steps only towards the mosaic). A firm region needs
 ``min_blocks`` evidence blocks and steps both ways; once one proves the
 grid, the found blocks grow into neighbouring flat patches whose edges step
-on grid lines (``_grow``). Flat colour has flat blocks but no steps,
+on grid lines (``_grow``), and pieces on that grid anywhere on the page need
+far less evidence. Blocks already found on another grid are no evidence for
+a grid (a 24 px mosaic has flat 18 px boxes too). Votes can land off a
+mosaic's offsets (JPEG; blocks that differ one way only), so each candidate
+is also tried at the offsets where block-sized boxes are flattest
+(``_settle_offsets``). Flat colour has flat blocks but no steps,
 screentone has no flat blocks, a smooth gradient steps inside blocks as much
 as across lines, and JPEG's own 8x8 blocking steps only faintly.
 
@@ -182,23 +187,52 @@ def _lies_on(fine, coarse):
             and coarse.offset_x % fine.size == fine.offset_x)
 
 
-def _refine_offsets(gray, grid):
-    """The grid with each offset moved by at most a pixel to where the lines carry the most step.
+def _line_steps(gray):
+    """Mean step across each row line and each column line of ``gray`` (see :func:`_step_profile`)."""
+    region = np.ones(gray.shape, bool)
+    return [total / np.maximum(count, 1) for total, count in (_step_profile(gray, region, axis) for axis in (0, 1))]
+
+
+def _refine_offsets(line_steps, grid, area):
+    """``grid`` with each offset moved by at most a pixel to where the lines inside ``area`` carry the most step.
 
     Box votes under JPEG can land a pixel off a mosaic's grid, and the block
     test on the wrong grid then fails everywhere; the steps at the mosaic's
-    lines say where they are. (A line at offset o is the step between pixels
-    o - 1 and o.) Ties keep the voted offset.
+    lines say where they are. ``line_steps`` are :func:`_line_steps` of the
+    area. (A line at offset o is the step between pixels o - 1 and o.) Ties
+    keep the voted offset.
     """
     offsets = []
-    region = np.ones(gray.shape, bool)
-    for axis, offset in ((0, grid.offset_y), (1, grid.offset_x)):
-        total, count = _step_profile(gray, region, axis)
-        line = total / np.maximum(count, 1)
+    for line, offset, start in zip(line_steps, (grid.offset_y, grid.offset_x), (area.top, area.left)):
         folded = np.array([line[phase :: grid.size].mean() for phase in range(grid.size)])
         tried = [(offset + shift) % grid.size for shift in (0, -1, 1)]
-        offsets.append(max(tried, key=lambda o: folded[(o - 1) % grid.size]))
+        offsets.append(max(tried, key=lambda o: folded[(o - start - 1) % grid.size]))
     return Grid(grid.size, *offsets)
+
+
+def _settle_offsets(tables, area, size, flat_std):
+    """The grid of ``size`` whose blocks inside ``area`` are flattest.
+
+    A box of a block's size placed exactly on mosaic blocks holds one colour;
+    moved by any amount it straddles two. Spreads are capped, so that busy art
+    weighs the same at every offset and the flattest offset is the mosaic's.
+    This finds the offsets where box votes cannot: a mosaic whose blocks step
+    one way only is flat at every offset along the other.
+    """
+    table, squares = (t[area.top : area.bottom + 1, area.left : area.right + 1] for t in tables)
+    capped = np.minimum(_box_std(table, squares, size), 2 * flat_std)
+    rows, cols = (capped.shape[0] // size) * size, (capped.shape[1] // size) * size
+    if not rows or not cols:
+        return None
+    per_phase = capped[:rows, :cols].reshape(rows // size, size, cols // size, size).mean(axis=(0, 2))
+    phase_y, phase_x = np.unravel_index(int(per_phase.argmin()), per_phase.shape)
+    return Grid(size, int(phase_y + area.top) % size, int(phase_x + area.left) % size)
+
+
+def _on_page(piece, area, shape):
+    mask = np.zeros(shape, bool)
+    mask[area.slices] = piece
+    return mask
 
 
 def _block_view(array, grid):
@@ -234,44 +268,73 @@ def find_mosaic(
 
     Candidate grids come from :func:`candidate_grids` (a page may carry
     several mosaics of different block sizes and offsets); each is then
-    checked block by block around the windows that voted for it (and once
-    more a pixel off, where the lines step most, if that finds nothing), then
-    the banded candidates are checked (see the module's docstring). Returns
+    checked block by block around the windows that voted for it, at the
+    voted offsets and at the flattest ones (and once more a pixel off, where
+    the lines step most, if neither finds anything). Every grid so proven is
+    then checked across the whole page, and last the banded candidates (see
+    the module's docstring). Returns
     ``(mask, regions)``: a boolean pixel mask and a list of ``(grid, region
     mask)`` per accepted region.
     """
     from .regions import Box
 
     gray = _as_float_gray(np.asarray(image))
+    tables = _box_tables(gray)
     found = np.zeros(gray.shape, bool)
+    found_on = {}  # grid -> its pixels found so far
     regions = []
+    # (Candidates' areas often cover the whole page: many share a check.)
+    checked, settled, line_steps = {}, {}, {}
 
     def take(grid, mask):
         if (mask & found).sum() > 0.5 * mask.sum():
             return  # already found on a finer or coarser version of this grid
         mask &= ~found
         found[mask] = True
+        found_on[grid] = found_on.get(grid, False) | mask
         regions.append((grid, mask))
 
-    candidates, bands = _scan_candidates(gray, flat_std=flat_std, window=window)
+    def pieces_on(grid, area):
+        """Pieces on ``grid`` inside ``area``; a mosaic found on another grid is no evidence for it."""
+        key = (grid, area, len(regions))
+        if key not in checked:
+            local = Grid(grid.size, (grid.offset_y - area.top) % grid.size, (grid.offset_x - area.left) % grid.size)
+            explained = (found & ~found_on[grid] if grid in found_on else found)[area.slices]
+            pieces = _regions_on_grid(gray[area.slices], local, flat_std, min_blocks, min_step, min_contrast, explained)
+            checked[key] = [(_on_page(piece, area, gray.shape), blocks) for piece, blocks in pieces]
+        return [(piece.copy(), blocks) for piece, blocks in checked[key]]
+
+    candidates, bands = _scan_candidates(gray, flat_std=flat_std, window=window, tables=tables)
     # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
-    for grid in sorted(candidates, key=lambda g: (-g.size, -candidates[g].votes)):
-        area = candidates[grid].box.expanded(window + 4 * grid.size, gray.shape)
-        local = Grid(grid.size, (grid.offset_y - area.top) % grid.size, (grid.offset_x - area.left) % grid.size)
-        pieces = _regions_on_grid(gray[area.slices], local, flat_std, min_blocks, min_step, min_contrast)
-        if not pieces:
+    for voted in sorted(candidates, key=lambda g: (-g.size, -candidates[g].votes)):
+        area = candidates[voted].box.expanded(window + 4 * voted.size, gray.shape)
+        # Votes can land off the grid (under JPEG, or on a mosaic whose blocks
+        # differ one way only), so the offsets where the boxes are flattest
+        # are tried too, and the grid that finds more blocks is kept.
+        best_grid, best = voted, []
+        if (voted.size, area) not in settled:
+            settled[voted.size, area] = _settle_offsets(tables, area, voted.size, flat_std)
+        flattest = settled[voted.size, area]
+        for grid in dict.fromkeys(grid for grid in (voted, flattest) if grid is not None):
+            # (Never onto the finer lines of a mosaic already found: its paper would pass too.)
+            if grid == voted or not any(_lies_on(grid, taken) for taken in found_on):
+                pieces = pieces_on(grid, area)
+                if sum(blocks for _, blocks in pieces) > sum(blocks for _, blocks in best):
+                    best_grid, best = grid, pieces
+        if not best:
             # Votes under JPEG can land a pixel off the grid: try where the lines step most.
-            refined = _refine_offsets(gray[area.slices], local)
-            moved = Grid(grid.size, (refined.offset_y + area.top) % grid.size,
-                         (refined.offset_x + area.left) % grid.size)
-            # (Not onto the finer lines of a mosaic already found: its paper would pass too.)
-            if refined != local and not any(_lies_on(moved, taken) for taken, _ in regions):
-                pieces = _regions_on_grid(gray[area.slices], refined, flat_std, min_blocks, min_step, min_contrast)
-                grid = moved
-        for piece, _ in pieces:
-            mask = np.zeros(gray.shape, bool)
-            mask[area.slices] = piece
-            take(grid, mask)
+            if area not in line_steps:
+                line_steps[area] = _line_steps(gray[area.slices])
+            grid = _refine_offsets(line_steps[area], voted, area)
+            if grid != voted and not any(_lies_on(grid, taken) for taken in found_on):
+                best_grid, best = grid, pieces_on(grid, area)
+        for piece, _ in best:
+            take(best_grid, piece)
+    # A grid proven somewhere holds across the page: its pieces elsewhere need
+    # far less evidence (see _regions_on_grid), wherever the votes fell.
+    for grid in list(found_on):
+        for piece, _ in pieces_on(grid, Box(0, 0, *gray.shape)):
+            take(grid, piece)
     # Then mosaics over one-way shading, which prove their grid one way only.
     for (axis, size, phase) in sorted(bands, key=lambda key: (-key[1], -bands[key])):
         transposed = axis == "columns"
@@ -307,14 +370,13 @@ def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, w
     return _scan_candidates(gray, sizes, flat_std, window, min_count)[0]
 
 
-def _scan_candidates(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, window=128, min_count=3):
+def _scan_candidates(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, window=128, min_count=3,
+                     tables=None):
     """({grid: Candidate}, {(axis, size, phase): votes} for banded mosaics), from one pass of box statistics."""
     from .regions import Box
 
-    gray = np.asarray(gray, np.float64)
-    height, width = gray.shape
-    table = _summed_area(gray)
-    squares = _summed_area(gray * gray)
+    height, width = np.shape(gray)
+    table, squares = tables or _box_tables(gray)
     found, bands = {}, {}
     for size in sizes:
         if 2 * size > min(height, width):
@@ -388,6 +450,12 @@ def _standout(per_phase, min_votes):
     return None if best < min_votes or best < 4 * rest + 1 else best
 
 
+def _box_tables(gray):
+    """Summed-area tables of grey and grey squared: any box's mean and spread in four lookups."""
+    gray = np.asarray(gray, np.float64)
+    return _summed_area(gray), _summed_area(gray * gray)
+
+
 def _summed_area(values):
     table = np.zeros((values.shape[0] + 1, values.shape[1] + 1), np.float64)
     table[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
@@ -404,7 +472,7 @@ def _box_std(table, squares, size):
     return np.sqrt(np.maximum(box_sum(squares) / count - mean * mean, 0.0))
 
 
-def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
+def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast, explained=None):
     """Mosaic regions on one grid, as [(pixel mask, block count)].
 
     Evidence is a pair of neighbouring blocks, both flat inside, with a real
@@ -421,6 +489,8 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
         return []
     block_std = blocks.std(axis=(2, 3))
     flat = block_std <= flat_std
+    # Blocks of a mosaic found on another grid are no evidence for this one (they may still be grown into).
+    free = np.ones_like(flat) if explained is None else ~_block_view(explained, grid)[0].any(axis=(2, 3))
     inner = _inner_steps(blocks)
     across_h = np.abs(blocks[:, 1:, :, 0] - blocks[:, :-1, :, -1]).mean(axis=-1)
     across_v = np.abs(blocks[1:, :, 0, :] - blocks[:-1, :, -1, :]).mean(axis=-1)
@@ -428,16 +498,18 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
             & (across_h >= min_contrast * (np.maximum(inner[:, 1:], inner[:, :-1]) + 0.25)))
     ok_v = (flat[1:, :] & flat[:-1, :] & (across_v >= min_step)
             & (across_v >= min_contrast * (np.maximum(inner[1:, :], inner[:-1, :]) + 0.25)))
+    pairs = _onto_blocks(ok_h, ok_v, np.add, np.int8)
+    # A mosaic block steps to most of its neighbours; a flat block of the art
+    # next to a mosaic's edge steps only towards the mosaic and stays outside.
+    evidence = (pairs >= 2) & free
+    if evidence.sum() < min_blocks:
+        return []  # (no region could be firm)
     # Neighbouring blocks of one colour, for growing a region into patches.
     means = blocks.mean(axis=(2, 3))
     mean_step_h = np.abs(np.diff(means, axis=1))
     mean_step_v = np.abs(np.diff(means, axis=0))
     same_h = flat[:, 1:] & flat[:, :-1] & (mean_step_h < 2.5)
     same_v = flat[1:, :] & flat[:-1, :] & (mean_step_v < 2.5)
-    pairs = _onto_blocks(ok_h, ok_v, np.add, np.int8)
-    # A mosaic block steps to most of its neighbours; a flat block of the art
-    # next to a mosaic's edge steps only towards the mosaic and stays outside.
-    evidence = pairs >= 2
     # Bridge gaps of up to two blocks (plain paper under the mosaic), then take
     # each group's bounding rectangle of flat blocks: mosaics are laid as
     # rectangles or painted shapes, and their plain-paper blocks show no steps.
@@ -469,7 +541,7 @@ def _regions_on_grid(gray, grid, flat_std, min_blocks, min_step, min_contrast):
         if firm or strength >= 1:
             # Inside the region, a flat block with one real step to a flat
             # neighbour belongs too (plain paper under the mosaic steps nowhere).
-            member[found] |= (evidence | (flat & (pairs >= 1)))[found]
+            member[found] |= (evidence | (flat & free & (pairs >= 1)))[found]
     # JPEG rings inside a block next to a strong step or busy art (a mosaic's
     # rim): for growing, flat is judged against what its neighbours hold.
     neighbour_step = _onto_blocks(mean_step_h, mean_step_v, np.maximum, np.float32)

@@ -241,12 +241,66 @@ def test_stripes_lines_and_banding_are_not_banded_mosaics():
 
 @pytest.mark.parametrize("voted", [Grid(12, 6, 7), Grid(12, 5, 6), Grid(12, 4, 8)])
 def test_a_grid_voted_a_pixel_off_is_moved_onto_the_mosaic_lines(voted):
-    from decensor.mosaic import _as_float_gray, _refine_offsets
+    from decensor.mosaic import _as_float_gray, _line_steps, _refine_offsets
+    from decensor.regions import Box
 
     region = np.zeros((384, 384), bool)
     region[60:300, 80:330] = True
     mosaicked, _ = pixelate(_page(5), Grid(12, 5, 7), region)
-    assert _refine_offsets(_as_float_gray(_jpeg(mosaicked, 80)), voted) == Grid(12, 5, 7)
+    gray = _as_float_gray(_jpeg(mosaicked, 80))
+    for area in (Box(0, 0, 384, 384), Box(40, 30, 320, 360)):
+        assert _refine_offsets(_line_steps(gray[area.slices]), voted, area) == Grid(12, 5, 7)
+
+
+def test_a_mosaic_whose_votes_miss_its_offsets_is_found_where_its_blocks_are_flattest():
+    # A mosaic over hatching whose blocks differ side by side by only a few
+    # grey levels: its boxes are flat at several horizontal offsets, and the
+    # votes for its grid all land on wrong ones. (A training-split page.)
+    from decensor.mosaic import _as_float_gray, _box_tables, _settle_offsets, candidate_grids
+    from decensor.regions import Box
+
+    page = np.repeat(manga_page((512, 512), seed=2_002_074)[..., None], 3, -1)
+    grid = Grid(13, 1, 5)
+    region = np.zeros((512, 512), bool)
+    region[14:222, 356:421] = True
+    mosaicked, truth = pixelate(page, grid, region)
+    decoded = _jpeg(mosaicked, 79)
+    gray = _as_float_gray(decoded)
+    assert grid not in candidate_grids(gray)
+    assert _settle_offsets(_box_tables(gray), Box(0, 256, 300, 512), 13, 6.0) == grid
+    found, regions = find_mosaic(decoded)
+    assert [g for g, _ in regions] == [grid]
+    assert (found & truth).sum() / truth.sum() >= 0.95 and (found & ~truth).sum() == 0
+
+
+def test_a_small_mosaic_far_off_on_a_grid_proven_elsewhere_is_found():
+    # One block of detail, in the middle of an even texture, is too little to
+    # prove a grid; a mosaic across the page has proven it already.
+    page = np.repeat(manga_page((768, 768), seed=10)[..., None], 3, -1).copy()
+    yy, xx = np.mgrid[:768, :768]
+    page[512:, 512:] = np.where((yy + xx) % 6 < 2, 0, 255).astype(np.uint8)[512:, 512:, None]
+    page[612:618, 612:618] = 0
+    grid = Grid(16, 0, 0)
+    proving, small = np.zeros((768, 768), bool), np.zeros((768, 768), bool)
+    proving[32:224, 32:224] = True
+    small[592:640, 592:640] = True
+    mosaicked, _ = pixelate(page, grid, proving)
+    mosaicked, truth = pixelate(mosaicked, grid, small)
+    found, _ = find_mosaic(_jpeg(mosaicked, 85))
+    assert found[truth].all()
+    alone, _ = find_mosaic(_jpeg(pixelate(page, grid, small)[0], 85))
+    assert not alone.any()
+
+
+def test_a_mosaic_found_on_one_grid_is_no_evidence_for_another():
+    from decensor.mosaic import _as_float_gray, _regions_on_grid
+
+    region = np.zeros((384, 384), bool)
+    region[64:320, 96:352] = True
+    mosaicked, truth = pixelate(_page(7), Grid(16, 0, 0), region)
+    gray = _as_float_gray(mosaicked)
+    assert _regions_on_grid(gray, Grid(16, 0, 0), 6.0, 4, 2.0, 3.0)
+    assert _regions_on_grid(gray, Grid(16, 0, 0), 6.0, 4, 2.0, 3.0, explained=truth) == []
 
 
 def test_sure_blocks_are_the_ones_the_fill_already_matched_and_flat_art():
