@@ -20,9 +20,11 @@ far less evidence. Blocks already found on another grid are no evidence for
 a grid (a 24 px mosaic has flat 18 px boxes too). Votes can land off a
 mosaic's offsets (JPEG; blocks that differ one way only), so each candidate
 is also tried at the offsets where block-sized boxes are flattest
-(``_settle_offsets``). Flat colour has flat blocks but no steps,
-screentone has no flat blocks, a smooth gradient steps inside blocks as much
-as across lines, and JPEG's own 8x8 blocking steps only faintly.
+(``_settle_offsets``); a block size no window voted for at all (a mosaic of
+a dozen large blocks) is tried at the page's flattest offsets. Flat colour
+has flat blocks but no steps, screentone has no flat blocks, a smooth
+gradient steps inside blocks as much as across lines, and JPEG's own 8x8
+blocking steps only faintly.
 
 A mosaic over shading that changes one way only (a gradient) has no steps
 along the shading's contour lines: it is a stack of flat bands, each one
@@ -220,13 +222,18 @@ def _settle_offsets(tables, area, size, flat_std):
     one way only is flat at every offset along the other.
     """
     table, squares = (t[area.top : area.bottom + 1, area.left : area.right + 1] for t in tables)
-    capped = np.minimum(_box_std(table, squares, size), 2 * flat_std)
+    return _flattest(_box_std(table, squares, size), size, flat_std, area.top, area.left)
+
+
+def _flattest(std, size, flat_std, top=0, left=0):
+    """The grid whose boxes in the box-spread map ``std`` (its first box at ``top, left``) are flattest."""
+    capped = np.minimum(std, 2 * flat_std)
     rows, cols = (capped.shape[0] // size) * size, (capped.shape[1] // size) * size
     if not rows or not cols:
         return None
     per_phase = capped[:rows, :cols].reshape(rows // size, size, cols // size, size).mean(axis=(0, 2))
     phase_y, phase_x = np.unravel_index(int(per_phase.argmin()), per_phase.shape)
-    return Grid(size, int(phase_y + area.top) % size, int(phase_x + area.left) % size)
+    return Grid(size, int(phase_y + top) % size, int(phase_x + left) % size)
 
 
 def _on_page(piece, area, shape):
@@ -270,9 +277,10 @@ def find_mosaic(
     several mosaics of different block sizes and offsets); each is then
     checked block by block around the windows that voted for it, at the
     voted offsets and at the flattest ones (and once more a pixel off, where
-    the lines step most, if neither finds anything). Every grid so proven is
-    then checked across the whole page, and last the banded candidates (see
-    the module's docstring). Returns
+    the lines step most, if neither finds anything). Block sizes without a
+    vote are then tried at the page's flattest offsets, every grid so proven
+    is checked across the whole page, and last come the banded candidates
+    (see the module's docstring). Returns
     ``(mask, regions)``: a boolean pixel mask and a list of ``(grid, region
     mask)`` per accepted region.
     """
@@ -304,7 +312,9 @@ def find_mosaic(
             checked[key] = [(_on_page(piece, area, gray.shape), blocks) for piece, blocks in pieces]
         return [(piece.copy(), blocks) for piece, blocks in checked[key]]
 
-    candidates, bands = _scan_candidates(gray, flat_std=flat_std, window=window, tables=tables)
+    candidates, bands, flattest = _scan_candidates(gray, flat_std=flat_std, window=window, tables=tables)
+    page = Box(0, 0, *gray.shape)
+    settled.update(((size, page), grid) for size, (grid, _) in flattest.items())
     # Coarse grids first: a 16 px mosaic also passes as an 8 or 4 px one.
     for voted in sorted(candidates, key=lambda g: (-g.size, -candidates[g].votes)):
         area = candidates[voted].box.expanded(window + 4 * voted.size, gray.shape)
@@ -314,8 +324,7 @@ def find_mosaic(
         best_grid, best = voted, []
         if (voted.size, area) not in settled:
             settled[voted.size, area] = _settle_offsets(tables, area, voted.size, flat_std)
-        flattest = settled[voted.size, area]
-        for grid in dict.fromkeys(grid for grid in (voted, flattest) if grid is not None):
+        for grid in dict.fromkeys(grid for grid in (voted, settled[voted.size, area]) if grid is not None):
             # (Never onto the finer lines of a mosaic already found: its paper would pass too.)
             if grid == voted or not any(_lies_on(grid, taken) for taken in found_on):
                 pieces = pieces_on(grid, area)
@@ -330,10 +339,18 @@ def find_mosaic(
                 best_grid, best = grid, pieces_on(grid, area)
         for piece, _ in best:
             take(best_grid, piece)
+    # Sizes no window voted for (a mosaic of few large blocks): the page's flattest offsets.
+    voted_sizes = {grid.size for grid in candidates}
+    for size in range(MAX_BLOCK, MIN_BLOCK - 1, -1):
+        grid, passing = flattest.get(size, (None, 0))
+        # (Too few boxes on that grid pass the vote's test for a region to be firm: skipped, to save time.)
+        if size not in voted_sizes and passing >= min_blocks and not any(_lies_on(grid, t) for t in found_on):
+            for piece, _ in pieces_on(grid, page):
+                take(grid, piece)
     # A grid proven somewhere holds across the page: its pieces elsewhere need
     # far less evidence (see _regions_on_grid), wherever the votes fell.
     for grid in list(found_on):
-        for piece, _ in pieces_on(grid, Box(0, 0, *gray.shape)):
+        for piece, _ in pieces_on(grid, page):
             take(grid, piece)
     # Then mosaics over one-way shading, which prove their grid one way only.
     for (axis, size, phase) in sorted(bands, key=lambda key: (-key[1], -bands[key])):
@@ -372,12 +389,13 @@ def candidate_grids(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, w
 
 def _scan_candidates(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, window=128, min_count=3,
                      tables=None):
-    """({grid: Candidate}, {(axis, size, phase): votes} for banded mosaics), from one pass of box statistics."""
+    """From one pass of box statistics: ({grid: Candidate}, {(axis, size, phase): votes} for
+    banded mosaics, {size: (the page's flattest grid of that size, its boxes that pass the vote's test)})."""
     from .regions import Box
 
     height, width = np.shape(gray)
     table, squares = tables or _box_tables(gray)
-    found, bands = {}, {}
+    found, bands, flattest = {}, {}, {}
     for size in sizes:
         if 2 * size > min(height, width):
             break
@@ -389,6 +407,9 @@ def _scan_candidates(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, 
         passes = on_block <= flat_std
         passes &= straddling >= 2.0
         passes &= straddling >= 2 * on_block + 1
+        grid = _flattest(std, size, flat_std)
+        if grid is not None:
+            flattest[size] = (grid, int(passes[grid.offset_y :: size, grid.offset_x :: size].sum()))
         for top in range(0, max(rows - window, 0) + 1, window // 2):
             for left in range(0, max(cols - window, 0) + 1, window // 2):
                 part = passes[top : top + window, left : left + window]
@@ -410,7 +431,7 @@ def _scan_candidates(gray, sizes=range(MIN_BLOCK, MAX_BLOCK + 1), flat_std=6.0, 
         for axis, plane in (("rows", std), ("columns", std.T)):
             for phase, votes in _band_votes(plane, size, flat_std, window, min_count).items():
                 bands[axis, size, phase] = bands.get((axis, size, phase), 0) + votes
-    return found, bands
+    return found, bands, flattest
 
 
 def _band_votes(std, size, flat_std, window, min_count):

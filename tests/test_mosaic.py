@@ -286,10 +286,32 @@ def test_a_small_mosaic_far_off_on_a_grid_proven_elsewhere_is_found():
     small[592:640, 592:640] = True
     mosaicked, _ = pixelate(page, grid, proving)
     mosaicked, truth = pixelate(mosaicked, grid, small)
-    found, _ = find_mosaic(_jpeg(mosaicked, 85))
+    found, regions = find_mosaic(_jpeg(mosaicked, 85))
     assert found[truth].all()
-    alone, _ = find_mosaic(_jpeg(pixelate(page, grid, small)[0], 85))
-    assert not alone.any()
+    assert [g for g, piece in regions if (piece & truth).any()] == [grid]  # (alone, it passes as 8 px blocks)
+
+
+def test_a_mosaic_no_window_voted_for_is_found_by_its_flattest_offsets(monkeypatch):
+    # On a training page a mosaic of twelve 29 px blocks next to another
+    # mosaic drew no votes at all; here the votes are taken away.
+    import decensor.mosaic as mosaic
+
+    page = np.repeat(manga_page((512, 512), seed=2_002_050)[..., None], 3, -1)
+    grid = Grid(29, 18, 18)
+    region = np.zeros((512, 512), bool)
+    region[250:395, 424:511] = True
+    mosaicked, truth = pixelate(page, grid, region)
+    decoded = _jpeg(mosaicked, 82)
+    scan = mosaic._scan_candidates
+
+    def without_votes_for_29(*args, **kwargs):
+        candidates, bands, flattest = scan(*args, **kwargs)
+        return {g: c for g, c in candidates.items() if g.size != 29}, bands, flattest
+
+    monkeypatch.setattr(mosaic, "_scan_candidates", without_votes_for_29)
+    found, regions = find_mosaic(decoded)
+    assert [g for g, _ in regions] == [grid]
+    assert found[truth].mean() >= 0.95 and not found[~truth].any()
 
 
 def test_a_mosaic_found_on_one_grid_is_no_evidence_for_another():
