@@ -307,10 +307,16 @@ def find_mosaic(
         key = (grid, area, len(regions))
         if key not in checked:
             local = Grid(grid.size, (grid.offset_y - area.top) % grid.size, (grid.offset_x - area.left) % grid.size)
-            explained = (found & ~found_on[grid] if grid in found_on else found)[area.slices]
+            explained = found[area.slices]
+            if grid in found_on:
+                explained = explained & ~found_on[grid][area.slices]
             pieces = _regions_on_grid(gray[area.slices], local, flat_std, min_blocks, min_step, min_contrast, explained)
             checked[key] = [(_on_page(piece, area, gray.shape), blocks) for piece, blocks in pieces]
         return [(piece.copy(), blocks) for piece, blocks in checked[key]]
+
+    def on_found_lines(grid):
+        """Whether ``grid``'s lines hold a coarser mosaic already found (its paper would pass too)."""
+        return any(_lies_on(grid, taken) for taken in found_on)
 
     candidates, bands, flattest = _scan_candidates(gray, flat_std=flat_std, window=window, tables=tables)
     page = Box(0, 0, *gray.shape)
@@ -325,8 +331,7 @@ def find_mosaic(
         if (voted.size, area) not in settled:
             settled[voted.size, area] = _settle_offsets(tables, area, voted.size, flat_std)
         for grid in dict.fromkeys(grid for grid in (voted, settled[voted.size, area]) if grid is not None):
-            # (Never onto the finer lines of a mosaic already found: its paper would pass too.)
-            if grid == voted or not any(_lies_on(grid, taken) for taken in found_on):
+            if grid == voted or not on_found_lines(grid):
                 pieces = pieces_on(grid, area)
                 if sum(blocks for _, blocks in pieces) > sum(blocks for _, blocks in best):
                     best_grid, best = grid, pieces
@@ -335,7 +340,7 @@ def find_mosaic(
             if area not in line_steps:
                 line_steps[area] = _line_steps(gray[area.slices])
             grid = _refine_offsets(line_steps[area], voted, area)
-            if grid != voted and not any(_lies_on(grid, taken) for taken in found_on):
+            if grid != voted and not on_found_lines(grid):
                 best_grid, best = grid, pieces_on(grid, area)
         for piece, _ in best:
             take(best_grid, piece)
@@ -345,7 +350,7 @@ def find_mosaic(
         grid, passing = flattest.get(size, (None, 0))
         # (Skipped, to save time, where fewer than min_blocks boxes pass the vote's test on that
         # grid: too few blocks to prove it. On 200 training pages this lost nothing.)
-        if size not in voted_sizes and passing >= min_blocks and not any(_lies_on(grid, t) for t in found_on):
+        if size not in voted_sizes and passing >= min_blocks and not on_found_lines(grid):
             for piece, _ in pieces_on(grid, page):
                 take(grid, piece)
     # A grid proven somewhere holds across the page: its pieces elsewhere need

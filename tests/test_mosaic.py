@@ -252,6 +252,15 @@ def test_a_grid_voted_a_pixel_off_is_moved_onto_the_mosaic_lines(voted):
         assert _refine_offsets(_line_steps(gray[area.slices]), voted, area) == Grid(12, 5, 7)
 
 
+def _training_page_with_mosaic(seed, grid, rectangle, quality):
+    """A 512 px procedural page of the training split with one rectangular mosaic, through JPEG: (pixels, truth)."""
+    page = np.repeat(manga_page((512, 512), seed=seed)[..., None], 3, -1)
+    region = np.zeros((512, 512), bool)
+    region[rectangle] = True
+    mosaicked, truth = pixelate(page, grid, region)
+    return _jpeg(mosaicked, quality), truth
+
+
 def test_a_mosaic_whose_votes_miss_its_offsets_is_found_where_its_blocks_are_flattest():
     # A mosaic over hatching whose blocks differ side by side by only a few
     # grey levels: its boxes are flat at several horizontal offsets, and the
@@ -259,12 +268,8 @@ def test_a_mosaic_whose_votes_miss_its_offsets_is_found_where_its_blocks_are_fla
     from decensor.mosaic import _as_float_gray, _box_tables, _settle_offsets, candidate_grids
     from decensor.regions import Box
 
-    page = np.repeat(manga_page((512, 512), seed=2_002_074)[..., None], 3, -1)
     grid = Grid(13, 1, 5)
-    region = np.zeros((512, 512), bool)
-    region[14:222, 356:421] = True
-    mosaicked, truth = pixelate(page, grid, region)
-    decoded = _jpeg(mosaicked, 79)
+    decoded, truth = _training_page_with_mosaic(2_002_074, grid, np.s_[14:222, 356:421], 79)
     gray = _as_float_gray(decoded)
     assert grid not in candidate_grids(gray)
     assert _settle_offsets(_box_tables(gray), Box(0, 256, 300, 512), 13, 6.0) == grid
@@ -296,12 +301,8 @@ def test_a_mosaic_no_window_voted_for_is_found_by_its_flattest_offsets(monkeypat
     # mosaic drew no votes at all; here the votes are taken away.
     import decensor.mosaic as mosaic
 
-    page = np.repeat(manga_page((512, 512), seed=2_002_050)[..., None], 3, -1)
     grid = Grid(29, 18, 18)
-    region = np.zeros((512, 512), bool)
-    region[250:395, 424:511] = True
-    mosaicked, truth = pixelate(page, grid, region)
-    decoded = _jpeg(mosaicked, 82)
+    decoded, truth = _training_page_with_mosaic(2_002_050, grid, np.s_[250:395, 424:511], 82)
     scan = mosaic._scan_candidates
 
     def without_votes_for_29(*args, **kwargs):
