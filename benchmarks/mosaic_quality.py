@@ -2,8 +2,8 @@
 
 Methods: the mosaic left as it is, bicubic upsampling of the block means, the
 bar model filling the region as a hole, and `decensor mosaic`'s restoration
-(the bar model's patch synthesis guided by the block means, its network
-correction, every block shifted to the mosaic's mean). Metrics: hole PSNR,
+(patch synthesis guided by the block means, every block shifted to the
+mosaic's mean, and the mosaic model's correction). Metrics: hole PSNR,
 blurred-hole PSNR (sigma 1.5), SSIM. Writes the "mosaic quality" section.
 
     python benchmarks/mosaic_quality.py [--per-bucket 12]
@@ -67,29 +67,26 @@ def bicubic(mosaicked, hole, grid):
 
 
 def main():
-    from decensor import Decensor
+    from decensor.bar import BarFill
+    from decensor.mosaic import MosaicRestoration
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-bucket", type=int, default=12)
     parser.add_argument("--models", help="models folder (default: the shipped models/)")
     args = parser.parse_args()
-    from decensor.modelfile import model_paths
-
-    engine = Decensor(models_dir=args.models)
-    has_mosaic_model = model_paths("mosaic", args.models)[1].exists()
-    mosaic_engine = Decensor(model_name="mosaic", models_dir=args.models) if has_mosaic_model else engine
+    bar = BarFill.load(args.models)
+    restoration = MosaicRestoration.load(args.models)
     methods = {
         "mosaic as is": lambda m, h, g: m,
         "bicubic block means": bicubic,
-        "bar model (hole)": lambda m, h, g: engine.fill_rgb(m, h),
+        "bar model (hole)": lambda m, h, g: bar.fill(m, h),
+        # What the mosaic model starts from and must improve on: its first guess.
+        "without mosaic model": lambda m, h, g: restoration.first_guess(m, h, g).page,
+        "decensor mosaic": lambda m, h, g: restoration.restore(m, h, g)[0],
     }
-    if has_mosaic_model:
-        # What the mosaic model starts from and must improve on.
-        methods["without mosaic model"] = lambda m, h, g: engine.restore_mosaic_rgb(m, h, g)[0]
-    methods["decensor mosaic"] = lambda m, h, g: mosaic_engine.restore_mosaic_rgb(m, h, g)[0]
-    used = (f"the mosaic model (sha256 {mosaic_engine.card.get('sha256', '?')[:12]}, "
-            f"{mosaic_engine.card.get('training', {}).get('steps', '?')} training steps)" if has_mosaic_model
-            else "the bar model's patch synthesis (no mosaic model shipped yet)")
+    card = restoration.card
+    used = (f"the mosaic model (sha256 {card.get('sha256', '?')[:12]}, "
+            f"{card.get('training', {}).get('steps', '?')} training steps)")
     rows, sheet = [], []
     for bucket, kind, grid, image, mosaicked, hole in samples(args.per_bucket):
         truth = image.astype(np.float32) / 255

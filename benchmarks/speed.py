@@ -87,7 +87,7 @@ def main():
         "",
         f"Machine: {os.cpu_count()} CPU cores ({cpu}), TensorFlow CPU build, "
         f"model `{engine.card.get('name', 'bar')}` sha256 {engine.card.get('sha256', '?')[:12]}, "
-        f"tile {engine.tile} px, margin {engine.margin} px. Date: {time.strftime('%Y-%m-%d')}.",
+        f"Date: {time.strftime('%Y-%m-%d')}.",
         "",
         "| measurement | result | target |",
         "| --- | --- | --- |",

@@ -8,11 +8,13 @@ contrast (5x5 standard deviation) relative to the truth's: a setting that
 gains PSNR by smearing tone to grey shows up there first.
 
     python benchmarks/synthesis.py                               # today's settings
-    python benchmarks/synthesis.py --set SHIFT_COST=0.2 --set HOLE_TRUST=0.01
+    python benchmarks/synthesis.py --set shift_cost=0.2 --set hole_trust=0.01
     python benchmarks/synthesis.py --independent                 # also the 216-crop set
 """
 
 import argparse
+import ast
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -43,12 +45,12 @@ def crop_sets(independent):
     return sets
 
 
-def score(images, holes):
+def score(images, holes, settings):
     rows = []
     for image, hole in zip(images, holes):
         shown = image.copy()
         shown[hole] = (0, 255, 0)
-        out = patchfill.fill_patches(shown, hole).astype(np.float32) / 255.0
+        out = patchfill.fill_patches(shown, hole, settings=settings).astype(np.float32) / 255.0
         truth = image.astype(np.float32) / 255.0
         ours, wanted = local_contrast(out.mean(-1)), local_contrast(truth.mean(-1))
         rows.append((hole_psnr(out, truth, hole), blurred_hole_psnr(out, truth, hole),
@@ -60,17 +62,20 @@ def score(images, holes):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a patchfill setting (a Python literal)")
+                        help="override a field of patchfill.SynthesisSettings (a Python literal)")
     parser.add_argument("--independent", action="store_true", help="also score the independent 216-crop set")
     args = parser.parse_args()
+    fields = {field.name for field in dataclasses.fields(patchfill.SynthesisSettings)}
+    overrides = {}
     for assignment in args.set:
         name, _, value = assignment.partition("=")
-        if not name.isupper() or not hasattr(patchfill, name):
-            parser.error(f"no patchfill setting {name!r}")
-        setattr(patchfill, name, eval(value, {}))  # a literal from the command line of a developer
+        if name not in fields:
+            parser.error(f"no synthesis setting {name!r} (one of {', '.join(sorted(fields))})")
+        overrides[name] = ast.literal_eval(value)
+    settings = dataclasses.replace(patchfill.DEFAULT_SETTINGS, **overrides)
     for label, (images, holes) in crop_sets(args.independent).items():
         started = time.perf_counter()
-        hole, blurred, contrast = score(images, holes)
+        hole, blurred, contrast = score(images, holes, settings)
         print(f"{label}: hole PSNR {hole:.2f} dB, blurred-hole PSNR {blurred:.2f} dB, "
               f"local contrast {contrast:.3f} of the truth's, {time.perf_counter() - started:.0f} s")
 

@@ -6,10 +6,25 @@ deciding whether a network is needed at all costs no TensorFlow start-up.
 
 from dataclasses import asdict, dataclass, field
 
+# What a network's guess input holds, by the pipeline that makes it:
+# "patch_fill" (3 channels: the bar fill's patch synthesis, decensor.bar) or
+# "mosaic" (7: the mosaic restoration's first guess and the mosaic's
+# evidence, decensor.mosaic.restoration.MosaicGuess).
+GUESS_KINDS = ("patch_fill", "mosaic")
+
+
+class DesignError(ValueError):
+    """A card describes a network this version of decensor does not build."""
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Architecture of the U-Net. Stored beside every weights file."""
+    """Architecture of the U-Net. Stored beside every weights file.
+
+    The network corrects a first guess: inputs are the image (0 in the hole),
+    the mask (1 = known) and the guess input, whose first three channels are
+    the guess itself.
+    """
 
     # Channels at full resolution, then at 1/2, 1/4, ... of the input.
     widths: tuple = (24, 48, 96, 160, 256, 320, 320)
@@ -17,27 +32,11 @@ class NetworkConfig:
     kernels: tuple = (3, 5, 5, 3, 3, 3, 3)
     # Extra (non-downsampling) partial convolutions at each of the deepest levels.
     extra_deep_convs: int = 1
-    # Predict a correction to a push-pull interpolation of the known pixels.
-    base_fill: bool = True
-    # > 0: a third input "prior" with this many channels, known everywhere
-    # (mosaic: the block means, bicubic, and the block size); its first three
-    # channels are the first guess the network corrects, instead of push-pull.
-    prior_channels: int = 0
-    # What the prior holds, for the engine that computes it: "mosaic"
-    # (see decensor.mosaic.MosaicPrior) or "patch_fill" (3 channels: the hole
-    # filled by patch synthesis, see decensor.patchfill).
-    prior: str = ""
-    # Correct the guess through a learned gate that starts almost shut.
-    gated: bool = True
+    # Which pipeline's first guess the network corrects (one of GUESS_KINDS).
+    guess_kind: str = "patch_fill"
+    # Channels of the guess input (3 for patch_fill, 7 for mosaic).
+    guess_channels: int = 3
     name: str = field(default="pconv_unet")
-
-    @property
-    def prior_kind(self):
-        """What the prior input holds: "" (none), "mosaic" or "patch_fill".
-
-        Mosaic models were shipped before ``prior`` was recorded: a prior
-        without a name is the mosaic's."""
-        return (self.prior or "mosaic") if self.prior_channels else ""
 
     @property
     def downsampling(self):
@@ -52,13 +51,19 @@ class NetworkConfig:
 
     @classmethod
     def from_dict(cls, data):
+        """Read a card's design; cards written before the guess input was named say "prior"."""
+        if data.get("base_fill") or data.get("gated"):
+            raise DesignError("the model corrects a push-pull guess through a gate, a design this version "
+                              "of decensor no longer builds: use the models/ folder that ships with it")
+        channels = int(data.get("guess_channels", data.get("prior_channels", 0)))
+        kind = data.get("guess_kind", data.get("prior") or ("mosaic" if channels else ""))
+        if kind not in GUESS_KINDS or channels < 3:
+            raise DesignError(f"the model's network takes no first guess this version knows ({kind or 'none'})")
         return cls(
             widths=tuple(data["widths"]),
             kernels=tuple(data["kernels"]),
             extra_deep_convs=int(data.get("extra_deep_convs", 0)),
-            base_fill=bool(data.get("base_fill", False)),
-            prior_channels=int(data.get("prior_channels", 0)),
-            prior=data.get("prior", "mosaic" if data.get("prior_channels") else ""),
-            gated=bool(data.get("gated", False)),
+            guess_kind=kind,
+            guess_channels=channels,
             name=data.get("name", "pconv_unet"),
         )

@@ -249,6 +249,18 @@ def looks_grayscale(rgb, known, tolerance=3, share=0.999):
     return float((spread <= tolerance).mean()) >= share
 
 
+def keep_grey(rgb, filled, hole):
+    """``filled`` with a grey fill in ``hole`` when the known pixels of ``rgb`` are grey (even stored as RGB).
+
+    A grey page gets no colour cast from a fill that copied or predicted
+    slightly coloured values; the grey is the fill's luma.
+    """
+    if looks_grayscale(rgb, ~hole):
+        gray = np.round(luma(filled[hole])).astype(np.uint8)
+        filled[hole] = gray[:, None]
+    return filled
+
+
 def _nearest_palette_indices(rgb, palette, palette_mode, exclude=None):
     channels = len(palette_mode)
     table = np.frombuffer(palette, dtype=np.uint8).reshape(-1, channels)[:, :3].astype(np.int32)

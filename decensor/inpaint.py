@@ -11,7 +11,7 @@ rim inwards, at the page's own resolution.
 import numpy as np
 from scipy import ndimage
 
-from .regions import feather, group_regions, label_regions, plan_tiles
+from .regions import extract, feather, plan_groups, plan_tiles
 
 DEFAULT_TILE = 384
 DEFAULT_MARGIN = 64
@@ -21,34 +21,6 @@ MAX_ROUNDS = 64
 
 class InpaintError(ValueError):
     """The fill cannot be computed (e.g. nothing known to fill from)."""
-
-
-def _extract(array, box, fill_value=0):
-    """``array[box]`` with out-of-image parts set to ``fill_value``."""
-    tile_h, tile_w = box.height, box.width
-    out = np.full((tile_h, tile_w) + array.shape[2:], fill_value, dtype=array.dtype)
-    inside = box.clipped(array.shape)
-    out[
-        inside.top - box.top : inside.bottom - box.top,
-        inside.left - box.left : inside.right - box.left,
-    ] = array[inside.slices]
-    return out
-
-
-class PagePrior:
-    """A page-sized first guess (uint8 RGB) served tile by tile as the network's prior input."""
-
-    channels = 3
-
-    def __init__(self, guess):
-        self.guess = guess
-
-    def __call__(self, box):
-        return _extract(self.guess, box).astype(np.float32) / 255.0
-
-    def page_guess(self):
-        """The whole first guess: what a correction that adds nothing returns."""
-        return self.guess
 
 
 def _nearest_known_fill(rgb, hole):
@@ -97,9 +69,9 @@ class _GroupBlend:
 
 def _plan_round(remaining, tile, margin):
     """Group what is left of the hole and cover each group's context with tiles."""
-    labels, boxes = label_regions(remaining)
+    labels, groups = plan_groups(remaining, margin)
     blends = []
-    for group in group_regions(boxes, margin, remaining.shape):
+    for group in groups:
         tiles = plan_tiles(group.box, tile, remaining.shape, tile // 4)
         blends.append(_GroupBlend(group, tiles, labels, remaining.shape))
     return blends
@@ -114,14 +86,15 @@ def inpaint(
     batch_size=DEFAULT_BATCH,
     max_rounds=MAX_ROUNDS,
     progress=None,
-    prior=None,
+    guess=None,
 ):
     """Return a copy of ``rgb`` (H, W, 3 uint8) with every ``hole`` pixel filled.
 
-    ``predict(images, masks) -> (images, reached)`` runs the network on a batch
-    of float32 tiles (0..1, mask 1 = known) and returns the prediction and the
-    mask of pixels it could reach. With ``prior`` (a function of a tile Box
-    returning that tile's prior channels), ``predict(images, masks, priors)``.
+    ``predict(images, masks, guesses) -> (images, reached)`` runs the network
+    on a batch of float32 tiles (0..1, mask 1 = known) and returns the
+    prediction and the mask of pixels it could reach. ``guess(box)`` gives a
+    tile's guess input (see :class:`decensor.guess.Guess`); without one,
+    ``predict(images, masks)``.
     """
     rgb = np.asarray(rgb)
     hole = np.asarray(hole, dtype=bool)
@@ -142,12 +115,12 @@ def inpaint(
         known = ~remaining
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start : start + batch_size]
-            images = np.stack([_extract(work, box) for _, box in batch]).astype(np.float32) / 255.0
-            masks = np.stack([_extract(known, box, False) for _, box in batch])[..., None].astype(np.float32)
-            if prior is None:
+            images = np.stack([extract(work, box) for _, box in batch]).astype(np.float32) / 255.0
+            masks = np.stack([extract(known, box, False) for _, box in batch])[..., None].astype(np.float32)
+            if guess is None:
                 predicted, reached = predict(images, masks)
             else:
-                predicted, reached = predict(images, masks, np.stack([prior(box) for _, box in batch]))
+                predicted, reached = predict(images, masks, np.stack([guess(box) for _, box in batch]))
             for (blend, box), image, reach in zip(batch, predicted, reached):
                 blend.add(box, image, reach, weights)
             if progress is not None:

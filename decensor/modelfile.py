@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .design import NetworkConfig
+from .design import DesignError, NetworkConfig
 
 FORMAT_VERSION = 1
 DEFAULT_MODEL = "bar"
@@ -103,14 +103,14 @@ def card_markdown(card):
     metrics = card.get("metrics", {}).get("held_out", {})
     scored = card.get("metrics", {}).get("scored")
     network = card.get("network", {})
-    first_guess = NetworkConfig.from_dict(network).prior_kind if network else ""
+    first_guess = NetworkConfig.from_dict(network).guess_kind if network else ""
     lines = [
         f"# Model `{card.get('name')}`",
         "",
         f"* Weights: `{card.get('weights_file')}` (float16), sha256 `{card.get('sha256')}`",
         f"* Parameters: {card.get('parameters', 0):,}",
         f"* Network: partial-convolution U-Net, widths {network.get('widths')}, kernels "
-        f"{network.get('kernels')}; it corrects a first guess: {_first_guess(network, first_guess)}",
+        f"{network.get('kernels')}; it corrects a first guess: {_first_guess(first_guess)}",
         f"* Data: {training.get('data', '?')}",
         f"* Training: {training.get('steps', '?')} steps, batch {training.get('batch_size', '?')}, "
         f"crops {training.get('crop', '?')} px, {training.get('optimizer', '?')}",
@@ -137,14 +137,12 @@ def card_markdown(card):
     return "\n".join(lines)
 
 
-def _first_guess(network, prior):
-    if prior == "patch_fill":
+def _first_guess(kind):
+    if kind == "patch_fill":
         return "patch synthesis of the hole (decensor.patchfill)"
-    if prior == "mosaic":
-        return ("what decensor mosaic restores without it (patch synthesis guided by the block means, every "
-                "block shifted to its mean), seen beside the bicubic block means and the block size "
-                "(decensor.mosaic.MosaicPrior)")
-    return "push-pull interpolation" if network.get("base_fill") else "none"
+    return ("what decensor mosaic restores without it (patch synthesis guided by the block means, every "
+            "block shifted to its mean), seen beside the bicubic block means and the block size "
+            "(decensor.mosaic.restoration.MosaicGuess)")
 
 
 def _number(value):
@@ -183,7 +181,12 @@ def load_arrays(name=DEFAULT_MODEL, models_dir=None, verify=True):
             arrays = {key: archive[key].astype(np.float32) for key in archive.files}
     except (OSError, ValueError) as error:
         raise ModelFileError(f"model weights {weights_path} are unreadable: {error}") from None
-    return NetworkConfig.from_dict(card["network"]), arrays, card
+    try:
+        config = NetworkConfig.from_dict(card["network"])
+    except (DesignError, KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"model card {model_paths(name, models_dir)[1]} describes no network this "
+                             f"version builds: {error}") from None
+    return config, arrays, card
 
 
 def assign_weights(model, arrays, source="weights"):
@@ -209,7 +212,7 @@ def transfer_weights(model, arrays, skip=()):
     """Warm-start a changed network from another's weights; returns how many were copied.
 
     Weights with the same path and shape are copied. A kernel that gained
-    input channels (a new prior input joined in front) gets the old kernel
+    input channels (a new guess input joined in front) gets the old kernel
     for the old channels and zeros for the new ones. The rest keep their
     initial values, as do layers named in ``skip``.
     """
@@ -231,17 +234,14 @@ def transfer_weights(model, arrays, skip=()):
     return copied
 
 
-def adds_nothing(config, arrays):
-    """Whether the network's output is exactly the first guess in its prior.
+def adds_nothing(arrays):
+    """Whether the network's output is exactly its first guess: its last layer is all zeros.
 
-    True for an ungated correction whose last layer is all zeros: a design
-    shipped before any training improved on its guess. The engine then
-    skips the network, which gives the same pixels without TensorFlow's
-    start-up or the U-Net's time.
+    A design shipped before any training improved on its guess; the
+    pipeline then skips the network (see :mod:`decensor.correction`).
     """
     last = [arrays.get(f"to_image/{part}") for part in ("kernel", "bias")]
-    return (bool(config.prior_channels) and not config.gated
-            and all(weights is not None and not np.any(weights) for weights in last))
+    return all(weights is not None and not np.any(weights) for weights in last)
 
 
 def quiet_keras_import():

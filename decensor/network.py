@@ -1,22 +1,24 @@
-"""The partial-convolution U-Net that fills holes.
+"""The partial-convolution U-Net that corrects a first guess of the hole.
 
 Encoder: partial convolutions that halve the resolution level by level, so the
 hole shrinks until the deepest level sees valid context everywhere. Decoder:
 nearest-neighbour upsampling of features *and* masks, concatenated with the
 encoder's skip features and their masks, then a partial convolution. The last
 layer also sees the input image, so known pixels next to the hole steer the
-finest detail. The network predicts a correction to a first guess: a
-push-pull interpolation of the known pixels (``base_fill``, see
-:mod:`decensor.basefill`), or a guess handed in as the ``prior`` input (patch
-synthesis for bars, the block means for mosaics), so colour, shading and
-texture that reach in from the rim come for free. The model
-returns the prediction and the mask of pixels the network could actually
-reach; the caller only trusts pixels inside that mask.
+finest detail.
+
+Inputs: the image (0 in the hole), its mask (1 = known) and the guess input,
+known everywhere, whose first three channels are the pipeline's first guess
+(patch synthesis for bars, the block-mean restoration for mosaics; see
+:mod:`decensor.guess`). The network adds its output to that guess, so colour,
+shading and texture that the guess already has come for free. The model
+returns the corrected image and the mask of pixels the network could reach;
+the caller only trusts pixels inside that mask.
 """
 
 import keras
+from keras import ops
 
-from .basefill import AllValid, GatedCorrection, LeadingChannels, PushPullFill
 from .design import NetworkConfig
 from .pconv import MaskedConcatenate, PartialConv2D
 
@@ -25,22 +27,48 @@ def _leaky(x):
     return keras.activations.leaky_relu(x, negative_slope=0.2)
 
 
+@keras.saving.register_keras_serializable(package="decensor")
+class AllValid(keras.layers.Layer):
+    """A one-channel mask of ones shaped like its input: for inputs known everywhere."""
+
+    def call(self, inputs):
+        return ops.ones_like(inputs[..., :1])
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (1,)
+
+
+@keras.saving.register_keras_serializable(package="decensor")
+class LeadingChannels(keras.layers.Layer):
+    """The first ``count`` channels: the part of the guess input that is the first guess itself."""
+
+    def __init__(self, count=3, **kwargs):
+        super().__init__(**kwargs)
+        self.count = int(count)
+
+    def call(self, inputs):
+        return inputs[..., : self.count]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.count,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"count": self.count})
+        return config
+
+
 def build_network(config=NetworkConfig()):
-    """Return a Keras model: ``[image (0..1 RGB), mask (1 = known)(, prior)] -> [image, mask]``."""
+    """Return a Keras model: ``[image (0..1 RGB), mask (1 = known), guess input] -> [image, reached]``."""
     if len(config.widths) != len(config.kernels):
         raise ValueError("widths and kernels must have the same length")
     image = keras.Input(shape=(None, None, 3), name="image")
     mask = keras.Input(shape=(None, None, 1), name="mask")
-    inputs = [image, mask]
-
+    guess_input = keras.Input(shape=(None, None, config.guess_channels), name="guess")
+    features, feature_mask = MaskedConcatenate(name="join_guess")(
+        [(image, mask), (guess_input, AllValid(name="guess_valid")(guess_input))]
+    )
     skips = []
-    features, feature_mask = image, mask
-    if config.prior_channels:
-        prior = keras.Input(shape=(None, None, config.prior_channels), name="prior")
-        inputs.append(prior)
-        features, feature_mask = MaskedConcatenate(name="join_prior")(
-            [(image, mask), (prior, AllValid(name="prior_valid")(prior))]
-        )
     deepest = len(config.widths) - 1
     for level, (width, kernel) in enumerate(zip(config.widths, config.kernels)):
         features, feature_mask = PartialConv2D(
@@ -70,26 +98,10 @@ def build_network(config=NetworkConfig()):
     features, feature_mask = MaskedConcatenate(name="join_image")(
         [(features, feature_mask), (image, mask)]
     )
-    # Start exactly at the base fill (or mid-grey without one): a zero last
-    # layer, so early training refines a sensible guess instead of undoing noise.
-    corrects_a_guess = bool(config.base_fill or config.prior_channels)
-    gated = corrects_a_guess and config.gated
-    output, output_mask = PartialConv2D(
-        4 if gated else 3,
-        3,
-        # A shut gate hides a small random start; without a gate, start at zero.
-        kernel_initializer="zeros" if corrects_a_guess and not gated
-        else keras.initializers.RandomNormal(stddev=0.01),
-        bias_initializer=keras.initializers.Constant(0.0 if corrects_a_guess else 0.5),
-        name="to_image",
+    # A zero last layer: the untrained network returns its first guess exactly.
+    correction, output_mask = PartialConv2D(
+        3, 3, kernel_initializer="zeros", bias_initializer="zeros", name="to_image"
     )([features, feature_mask])
-    if corrects_a_guess:
-        if config.prior_channels:
-            base = LeadingChannels(3, name="prior_guess")(prior)
-        else:
-            base = PushPullFill(levels=len(config.widths) - 1, name="base_fill")([image, mask])
-        if gated:
-            output = GatedCorrection(name="refined")([base, output])
-        else:
-            output = keras.layers.Add(name="refined")([base, output])
-    return keras.Model(inputs=inputs, outputs=[output, output_mask], name=config.name)
+    guess = LeadingChannels(3, name="first_guess")(guess_input)
+    output = keras.layers.Add(name="refined")([guess, correction])
+    return keras.Model(inputs=[image, mask, guess_input], outputs=[output, output_mask], name=config.name)

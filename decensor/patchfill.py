@@ -13,98 +13,64 @@ This is the classic multi-scale completion of Wexler, Shechtman and Irani
 * the match field is carried to the next finer level.
 
 Patches are matched and copied up to a brightness shift (see
-``MATCH_BRIGHTNESS``), so shading and gradients continue at the right level.
+``SynthesisSettings.shift_cost``), so shading and gradients continue at the
+right level.
 Everything is numpy and vectorised over all patches at once (propagation in
 jump-flood order instead of PatchMatch's serial scan). Pure functions:
-float images in, float images out; ``rng`` makes it reproducible.
+float images in, float images out; ``rng`` makes it reproducible, and
+:class:`SynthesisSettings` says how hard to search. Why each setting has its
+value is measured in ``benchmarks/TUNING.md``.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-# Settings: explored on 36 crops of the quality benchmark's layout, then
-# confirmed on 36 training-split crops (hole PSNR 15.45 dB, pypatchmatch 15.46);
-# later choices on the trainer's 108 validation crops (hole / blurred-hole PSNR,
-# and the speed page's synthesis time, 1654x2339 with 5 % marked):
-#   5x5 patches, EM (12, 8, 6, 4)                    15.84 dB           5.2 s
-#   7x7 above the finest level, 5x5 there, same EM   16.33 / 19.73 dB   4.8 s
-#   7x7 everywhere, EM (12, 8, 6, 2)                 16.52 / 19.86 dB
-#   7x7 everywhere, EM (24, 12, 6, 2)                16.76 / 20.12 dB
-#   7x7 everywhere, EM (48, 24, 8, 2)                17.09 / 20.53 dB   4.3 s
-#   7x7 everywhere, EM (48, 24, 8, 1) (these)        17.04 / 20.49 dB   3.6 s
-#   7x7 everywhere, EM (96, 48, 8, 2)                17.10 / 20.49 dB
-#   5x5 everywhere, EM (48, 24, 8, 2)                16.88 / 20.37 dB   3.2 s
-# The two coarsest levels decide the structure (where a border or a line
-# runs) and cost little: their EM iterations are what pays ((48, 8, 8, 2)
-# 16.72 dB, (12, 48, 8, 2) 16.94 dB). The finest levels only sharpen a field
-# carried down from above, so one iteration there is enough.
-PATCH_RADIUS = 3
-COARSEST_SIDE = 24           # stop halving before a side gets shorter than this
-HOLE_DEPTH_AT_TOP = 4.0      # ... or once the hole is at most this deep (pixels)
-EM_ITERATIONS = (48, 24, 8, 1)  # per level, coarsest first; the last value repeats
-SEARCH_ITERATIONS = 1        # PatchMatch rounds per EM iteration
-# Hole pixels are only an estimate: they count this much in a patch distance,
-# so matches follow the known rim and hole pixels only break ties. With the
-# EM iterations above (validation hole / blurred PSNR): 0.2 16.51 / 19.85 dB,
-# 0.1 17.04 / 20.49, 0.05 17.23 / 20.71, 0.01 17.49 / 21.01, 0.003
-# 17.59 / 21.16, 0.001 17.56 / 21.09, 0.0002 17.57 / 21.11; exactly 0 lets
-# every patch inside the hole match anything and falls to 15.13 dB.
-HOLE_TRUST = 0.003
-# Patches are compared and copied up to a brightness shift (per channel): the
-# copy is shifted by the trust-weighted mean difference between the two
-# patches, and the distance counts only SHIFT_COST of what that shift
-# explains. A gradient, a soft shading or a flat colour that the rest of the
-# picture shows only at other levels is then continued instead of patched
-# from the nearest level it has. A free shift scores best but smears tone:
-# flat paper shifted to grey matches a region the coarse levels averaged to
-# grey as well as the tone itself does. Validation hole / blurred PSNR and
-# the hole's local contrast (5x5 std) relative to the truth's:
-#   no shift                               17.59 / 21.16 dB   0.867
-#   shift costs 0    (free)                18.33 / 22.03 dB   0.729
-#   shift costs 0.1                        18.23 / 21.94 dB   0.827
-#   shift costs 0.2                        18.23 / 21.93 dB   0.849
-#   shift costs 0.3  (this)                18.12 / 21.83 dB   0.858
-#   shift costs 0.5                        18.03 / 21.81 dB   0.866
-# Also tried, all with a free shift: shifting only the copies (matches as
-# before) 17.90 / 21.67 dB; shifts clipped to 0.1 or 0.4 of full range 18.07 /
-# 18.31 dB; ignoring a shift's first 1 or 3 grey levels 18.21 / 17.86 dB;
-# the cost at the finest level only 18.37 / 22.07 dB but contrast 0.765.
-# Left for later: a free shift also extrapolates a shading's peak that the
-# known pixels never reach (a radial highlight under the hole: 55 dB), which
-# a costly shift does not (16 dB, as without shifts). An exactly repeating
-# tone may come back a grey level or two off.
-MATCH_BRIGHTNESS = True
-SHIFT_COST = 0.3
-# Votes are weighted exp(-(d - d_best) / (2 * VOTE_SOFTNESS * max d)): nearly
-# even. Sharp weights keep more grain but score lower where matches disagree.
-VOTE_SOFTNESS = 10.0
-# Entering a finer level, hole pixels are re-voted with nearly winner-takes-all
-# weights from the matches carried down: hatching finer than the coarse level
-# (where it averaged to grey) comes back as hatching instead of staying a grey
-# bar that plain paper between the lines matches perfectly. On the trainer's
-# 108 validation crops: hole PSNR 15.93 -> 15.84 dB, blurred 19.22 -> 19.26 dB,
-# and the sample page's bars over hatching disappear instead of turning grey.
-ENTRY_SOFTNESS = 0.02
-# Below the coarsest level the field is carried from the level above and is
-# already coherent in the large: short propagation jumps do (8 s -> 5 s on a
-# 1654x2339 page with 5 % marked; 36 crops scored the same within noise).
-LOCAL_STEPS = (2, 1)
-# At the finest level the random search looks no farther than this from each
-# match (coarser levels search the whole window). The field carried down is
-# right in the large, so far samples there are almost never better, and their
-# rounds grew with the page: on the speed page's 2339 px window, 12 rounds
-# became 8 (synthesis 2.2 -> 2.05 s); validation 18.34 / 22.23 dB -> 18.37 /
-# 22.22 dB (32 px: 18.34 / 22.20, 8 px: 18.24 / 22.14).
-FINEST_SEARCH_RADIUS = 128
-CONTEXT = 48                 # known pixels around a region that serve as source ...
-MAX_CONTEXT = 256            # ... growing with the region's size up to this
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    """How the synthesis searches and votes (see ``benchmarks/TUNING.md`` for the measurements)."""
+
+    # 7x7 patches: 5x5 lost 0.2 dB on validation for a quarter less time.
+    patch_radius: int = 3
+    # Stop halving before a side gets shorter than this ...
+    coarsest_side: int = 24
+    # ... or once the hole is at most this deep (pixels).
+    hole_depth_at_top: float = 4.0
+    # EM iterations per level, coarsest first, the last repeating: the coarse levels decide the structure.
+    em_iterations: tuple = (48, 24, 8, 1)
+    # PatchMatch rounds per EM iteration: the EM loop repeats the search anyway.
+    search_iterations: int = 1
+    # A hole pixel's weight in a patch distance: matches follow the known rim; 0 lets hole patches match anything.
+    hole_trust: float = 0.003
+    # Compare and copy patches up to a brightness shift, so shading continues at the right level.
+    match_brightness: bool = True
+    # Share of what a shift explains that the distance still counts: a free shift smears tone to grey.
+    shift_cost: float = 0.3
+    # Votes weighted exp(-(d - d_best) / (2 * softness * max d)): nearly even, the best-scoring spread.
+    vote_softness: float = 10.0
+    # Re-vote on entering a finer level, nearly winner-takes-all, so fine hatching comes back as hatching.
+    entry_softness: float = 0.02
+    # Propagation jumps below the coarsest level, where the carried field is already coherent.
+    local_steps: tuple = (2, 1)
+    # Random search radius at the finest level: far samples there are almost never better.
+    finest_search_radius: int = 128
+    # Known pixels around a region that serve as source ...
+    context: int = 48
+    # ... growing with the region's size up to this.
+    max_context: int = 256
 
 
-def fill_patches(rgb, hole, rng=None, context=None, guide=None):
+DEFAULT_SETTINGS = SynthesisSettings()
+
+
+def fill_patches(rgb, hole, rng=None, guide=None, settings=DEFAULT_SETTINGS):
     """Return ``rgb`` (H, W, C uint8 or float) with ``hole`` filled by patch synthesis.
 
-    Each connected region is completed from a window around it: ``context``
-    pixels or the region's own size (up to ``MAX_CONTEXT``), whichever is
+    Each connected region is completed from a window around it:
+    ``settings.context`` pixels or the region's own size (up to
+    ``settings.max_context``), whichever is
     larger, so a big bar draws on a wide neighbourhood, a speck stays cheap
     and a huge page never holds more than a region's surroundings as float.
     ``guide(window)``, for a hole that is not wholly unknown (a mosaic),
@@ -113,35 +79,32 @@ def fill_patches(rgb, hole, rng=None, context=None, guide=None):
     after every vote at every level (see :func:`complete`).
     """
     rng = np.random.default_rng(0) if rng is None else rng
-    context = CONTEXT if context is None else context
     rgb = np.asarray(rgb)
     hole = np.asarray(hole, dtype=bool)
     result = rgb.copy()  # only the windows are ever held as float: a huge page stays cheap
-    for window in _windows(hole, context):
+    for window in _windows(hole, settings):
         part_hole = hole[window]
         if part_hole.all():
             continue  # nothing known to copy from (only when the whole page is marked)
         project = guide(window) if guide is not None else None
-        completed = complete(rgb[window], part_hole, rng, project)[part_hole]
+        completed = complete(rgb[window], part_hole, rng, project, settings)[part_hole]
         if np.issubdtype(rgb.dtype, np.integer):
             completed = np.clip(np.round(completed), 0, np.iinfo(rgb.dtype).max)
         result[window][part_hole] = completed.astype(rgb.dtype)
     return result
 
 
-def _windows(hole, context):
+def _windows(hole, settings):
     """Slices of context windows, one per group of regions whose windows overlap."""
-    from .regions import group_regions, label_regions
-
-    _, boxes = label_regions(hole)
+    from .regions import plan_groups
 
     def reach(box):
-        return max(context, min(MAX_CONTEXT, box.height, box.width))
+        return max(settings.context, min(settings.max_context, box.height, box.width))
 
-    return [group.box.slices for group in group_regions(boxes, reach, hole.shape)]
+    return [group.box.slices for group in plan_groups(hole, reach)[1]]
 
 
-def complete(image, hole, rng, project=None):
+def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS):
     """Multi-scale patch completion of one window; returns the whole float image.
 
     ``project(estimate, factor)``, if given, corrects the estimate of the
@@ -149,17 +112,17 @@ def complete(image, hole, rng, project=None):
     """
     image = np.asarray(image, np.float32)
     if image.ndim == 2:
-        return complete(image[..., None], hole, rng, project)[..., 0]
+        return complete(image[..., None], hole, rng, project, settings)[..., 0]
     if image.shape[-1] > 1 and not _colourful(image, hole):
         # A grey window (whatever paint hides in the hole): match and vote on
         # one channel, a third of the work.
-        return np.repeat(complete(image[..., :1], hole, rng, project),
+        return np.repeat(complete(image[..., :1], hole, rng, project, settings),
                          image.shape[-1], axis=-1)
-    pyramid = _pyramid(image, hole, PATCH_RADIUS)
+    pyramid = _pyramid(image, hole, settings)
     estimate, field = None, None
     for depth, (level_image, level_hole) in enumerate(reversed(pyramid)):
         factor = 2 ** (len(pyramid) - 1 - depth)
-        level = _Level(level_image, level_hole, PATCH_RADIUS)
+        level = _Level(level_image, level_hole, settings)
 
         def guided(estimate_here):
             if project is None:
@@ -171,17 +134,18 @@ def complete(image, hole, rng, project=None):
         else:
             current = guided(np.where(level_hole[..., None], _upsample(estimate, level_hole.shape), level_image))
         field = level.initial_field(rng, None if field is None else _upsample_field(field, level_hole.shape))
-        if estimate is not None and ENTRY_SOFTNESS:
+        if estimate is not None and settings.entry_softness:
             # Start from the pixels the carried matches point at, not from the
             # enlarged coarse estimate: a fine texture (hatching, tone) that
             # averaged to grey one level up comes back as texture here.
-            current = guided(level.vote(current, field, *level.field_distance(current, field), ENTRY_SOFTNESS))
-        iterations = EM_ITERATIONS[min(depth, len(EM_ITERATIONS) - 1)]
+            current = guided(level.vote(current, field, *level.field_distance(current, field),
+                                      settings.entry_softness))
+        iterations = settings.em_iterations[min(depth, len(settings.em_iterations) - 1)]
         finest = 0 < depth == len(pyramid) - 1  # (a carried field, not a random start)
         for _ in range(iterations):
             field, distance, shift = level.search(
-                current, field, rng, SEARCH_ITERATIONS, local=depth > 0,
-                max_radius=FINEST_SEARCH_RADIUS if finest else None)
+                current, field, rng, settings.search_iterations, local=depth > 0,
+                max_radius=settings.finest_search_radius if finest else None)
             current = guided(level.vote(current, field, distance, shift))
         estimate = current
     return estimate
@@ -196,13 +160,14 @@ def _colourful(image, hole):
     return bool(differs.any())
 
 
-def _pyramid(image, hole, patch_radius):
+def _pyramid(image, hole, settings):
     """[(image, hole)] finest first; a coarser pixel is a hole only where all four below it are."""
     levels = [(image, hole)]
     depth = ndimage.distance_transform_edt(hole).max()
     while True:
         image, hole = levels[-1]
-        if min(hole.shape) // 2 < max(COARSEST_SIDE, 4 * patch_radius + 2) or depth <= HOLE_DEPTH_AT_TOP:
+        if (min(hole.shape) // 2 < max(settings.coarsest_side, 4 * settings.patch_radius + 2)
+                or depth <= settings.hole_depth_at_top):
             break
         levels.append(_halve(image, hole))
         depth /= 2
@@ -216,10 +181,7 @@ def _halve(image, hole):
     instead (as when any of the four is) grows the hole by a pixel at every
     level, and the coarse levels, which decide where borders and lines run,
     lose the thin structures along the hole's rim: a frame line, a ladder, the
-    tip of a wedge. Trainer's 108 validation crops, hole / blurred-hole PSNR
-    and the hole's local contrast: any 18.12 / 21.83 dB, 0.858; two or more of
-    four 18.29 / 22.07, 0.855; all four 18.34 / 22.23, 0.847. Independent
-    216-crop set: 17.83 / 21.68 -> 18.33 / 22.40 dB, better in all 9 cells.
+    tip of a wedge (measured in ``benchmarks/TUNING.md``).
     """
     height, width = (hole.shape[0] // 2) * 2, (hole.shape[1] // 2) * 2
     known = (~hole[:height, :width]).astype(np.float32)
@@ -256,8 +218,9 @@ def _nearest_known(image, hole):
 class _Level:
     """One pyramid level: where the patches to fix are, which patches may be copied."""
 
-    def __init__(self, image, hole, radius):
-        self.radius = radius
+    def __init__(self, image, hole, settings):
+        self.settings = settings
+        self.radius = radius = settings.patch_radius
         self.shape = hole.shape
         height, width = hole.shape
         size = 2 * radius + 1
@@ -277,7 +240,7 @@ class _Level:
         offsets = np.arange(-radius, radius + 1)
         self.offsets = (offsets[:, None] * self.padded_width + offsets[None, :]).ravel()
         self.target_index = (self.target_rows + radius) * self.padded_width + self.target_cols + radius
-        trust = np.where(hole, HOLE_TRUST, 1.0).astype(np.float32)[..., None]
+        trust = np.where(hole, settings.hole_trust, 1.0).astype(np.float32)[..., None]
         self.target_trust = self._patches(self._patch_view(trust), self.target_rows, self.target_cols)[:, 0]
         self.target_trust_sum = self.target_trust.sum(axis=-1)
 
@@ -303,19 +266,19 @@ class _Level:
     def distance(self, view, targets, rows, cols, which=None, all_sources=False):
         """Trust-weighted squared differences between target patches (all, or ``which``) and the
         candidate patches at (rows, cols), and the brightness shift (N, C) the copy gets
-        (see MATCH_BRIGHTNESS); the distance is inf where the candidate may not be copied
+        (see ``SynthesisSettings.match_brightness``); the distance is inf where the candidate may not be copied
         (unless the caller already knows that ``all_sources`` may be)."""
         wanted = targets if which is None else targets[which]
         trust = self.target_trust if which is None else self.target_trust[which]
         diff = wanted - self._patches(view, rows, cols)
         weighted = diff * trust[:, None, :]
         total = np.einsum("ncp,ncp->n", weighted, diff)
-        if MATCH_BRIGHTNESS:
+        if self.settings.match_brightness:
             # The weighted mean difference is the best shift; the distance is what remains.
             trust_sum = self.target_trust_sum if which is None else self.target_trust_sum[which]
             summed = np.einsum("ncp->nc", weighted)
             shift = summed / trust_sum[:, None]
-            total -= (1.0 - SHIFT_COST) * (summed * shift).sum(axis=-1)
+            total -= (1.0 - self.settings.shift_cost) * (summed * shift).sum(axis=-1)
             np.maximum(total, 0.0, out=total)
         else:
             shift = np.zeros(diff.shape[:2], np.float32)
@@ -373,7 +336,7 @@ class _Level:
             best_shift[which] = shift[better]
 
         for _ in range(iterations):
-            for step in LOCAL_STEPS if local else (4, 2, 1):
+            for step in self.settings.local_steps if local else (4, 2, 1):
                 for dr, dc in ((0, step), (0, -step), (step, 0), (-step, 0)):
                     # The neighbour's match, shifted back by the same step.
                     nr = np.clip(rows + dr, 0, height - 1)
@@ -398,7 +361,7 @@ class _Level:
         weight_sum = np.zeros(flat.shape[0], np.float32)
         finite = np.isfinite(distance)
         distance = np.where(finite, distance, np.float32(1e30))
-        softness = VOTE_SOFTNESS if softness is None else softness
+        softness = self.settings.vote_softness if softness is None else softness
         scale = softness * max(float(distance[finite].max()) if finite.any() else 1.0, 1e-6)
         # One weight per patch. The scale follows the largest distance, so no
         # exponent falls below -1 / (2 * softness): no weight underflows, and a

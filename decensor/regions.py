@@ -116,10 +116,20 @@ class LabelMap:
         return out
 
 
-def label_regions(hole):
-    """8-connected regions of a boolean mask: (LabelMap, list of boxes by label-1)."""
+def plan_groups(hole, margin):
+    """The one plan of a hole: its 8-connected regions and the groups filled together.
+
+    Returns ``(LabelMap, [Group])``; ``margin`` is as for :func:`group_regions`.
+    Patch synthesis (context growing with a region's size) and the network's
+    tiling (a fixed margin) both plan through here.
+    """
     labels = LabelMap(hole)
-    return labels, labels.boxes
+    return labels, group_regions(labels.boxes, margin, hole.shape)
+
+
+def count_regions(hole):
+    """How many 8-connected regions a boolean mask holds."""
+    return len(LabelMap(hole).boxes)
 
 
 def group_regions(boxes, margin, shape):
@@ -179,3 +189,15 @@ def feather(tile, ramp):
     edge = np.minimum(position + 1, tile - position) / ramp
     profile = np.clip(edge, 1.0 / ramp, 1.0)
     return np.outer(profile, profile)
+
+
+def extract(array, box, fill_value=0):
+    """``array[box]`` with out-of-image parts set to ``fill_value``."""
+    tile_h, tile_w = box.height, box.width
+    out = np.full((tile_h, tile_w) + array.shape[2:], fill_value, dtype=array.dtype)
+    inside = box.clipped(array.shape)
+    out[
+        inside.top - box.top : inside.bottom - box.top,
+        inside.left - box.left : inside.right - box.left,
+    ] = array[inside.slices]
+    return out

@@ -27,9 +27,9 @@ def find_by_stem(folder, source):
 
 
 class BarProcessor:
-    """Turns one job into a filled picture; the model is loaded on first use."""
+    """Turns one job into a filled picture; the pipeline (and its model) is loaded on first use."""
 
-    model_name = "bar"
+    models = ("bar",)
 
     def __init__(self, paint, masks_dir=None, models_dir=None, copy_unmarked=False,
                  max_pixels=images.MAX_PIXELS):
@@ -38,15 +38,18 @@ class BarProcessor:
         self.masks_dir = masks_dir
         self.models_dir = models_dir
         self.copy_unmarked = copy_unmarked
-        self._engine = None
+        self._pipeline = None
 
     @property
-    def engine(self):
-        if self._engine is None:
-            from .engine import Decensor
+    def pipeline(self):
+        if self._pipeline is None:
+            self._pipeline = self.load_pipeline()
+        return self._pipeline
 
-            self._engine = Decensor(model_name=self.model_name, models_dir=self.models_dir, paint=self.paint)
-        return self._engine
+    def load_pipeline(self):
+        from .bar import BarFill
+
+        return BarFill.load(self.models_dir)
 
     def hole_for(self, job, picture):
         if self.masks_dir is not None:
@@ -57,7 +60,7 @@ class BarProcessor:
         return self.paint.detect(images.rgb_view(picture))
 
     def __call__(self, job):
-        from .regions import label_regions
+        from .regions import count_regions
 
         picture = images.open_picture(job.source, self.max_pixels)
         image_format = images.format_for(job.output, picture.format)
@@ -66,8 +69,8 @@ class BarProcessor:
             if self.copy_unmarked:
                 return picture, image_format, 0, []
             raise NoMarkedRegion("no marked region found")
-        _, boxes = label_regions(hole)
-        return self.engine.fill_picture(picture, hole, copy=False), image_format, len(boxes), []
+        filled = self.pipeline.fill(images.rgb_view(picture), hole)
+        return images.with_fill(picture, filled, hole, copy=False), image_format, count_regions(hole), []
 
 
 class MosaicProcessor(BarProcessor):
@@ -82,12 +85,12 @@ class MosaicProcessor(BarProcessor):
         self.auto = auto
         self.save_masks = save_masks
 
-    @property
-    def model_name(self):
-        """The mosaic model when one is shipped, else the bar model (see restore_mosaic_rgb)."""
-        from .modelfile import model_paths
+    models = ("mosaic", "bar")  # (the bar model fills a marked region whose grid cannot be measured)
 
-        return "mosaic" if model_paths("mosaic", self.models_dir)[1].exists() else "bar"
+    def load_pipeline(self):
+        from .mosaic import MosaicRestoration
+
+        return MosaicRestoration.load(self.models_dir)
 
     def _original_for(self, job, marked):
         original_file = find_by_stem(self.originals_dir, job.source)
@@ -103,9 +106,9 @@ class MosaicProcessor(BarProcessor):
 
     def _found_regions(self, job, picture):
         """[(grid, hole)] of the mosaics found on ``picture``; saved as a mask if asked."""
-        from . import mosaic
+        from .mosaic import find_mosaic
 
-        found, regions = mosaic.find_mosaic(images.rgb_view(picture))
+        found, regions = find_mosaic(images.rgb_view(picture))
         if self.save_masks is not None:
             self._write_mask(job, found)
         return regions
@@ -141,7 +144,7 @@ class MosaicProcessor(BarProcessor):
         hole_total = np.zeros(rgb.shape[:2], bool)
         notes = []
         for grid, hole in regions:
-            rgb, used = self.engine.restore_mosaic_rgb(rgb, hole, grid)
+            rgb, used = self.pipeline.restore(rgb, hole, grid)
             hole_total |= hole
             notes.append(f"block {used.size} px, grid offset ({used.offset_x}, {used.offset_y})"
                          if used else "no mosaic grid found: filled as a hole")
@@ -194,7 +197,8 @@ def run_command(name, processor, inputs, output_dir, recursive, overwrite, repor
         from .modelfile import ModelFileError, check_model
 
         try:
-            check_model(models_dir=models_dir)
+            for model in processor.models:
+                check_model(model, models_dir)
         except ModelFileError as error:
             echo(f"error: {error}")
             return EXIT_USAGE

@@ -1,11 +1,32 @@
-"""Small drawings and settings shared by the tests."""
+"""Small drawings, tiny networks and settings shared by the tests."""
+
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
-from decensor.network import NetworkConfig
+from decensor.design import NetworkConfig
 
-# A tiny network keeps the tests fast; the engine and CLI do not care about size.
+SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "models"
+# Tiny networks of the shipped designs keep the tests fast; the pipelines do not care about size.
 TINY = NetworkConfig(widths=(8, 8, 12), kernels=(3, 3, 3), extra_deep_convs=1, name="tiny")
+TINY_MOSAIC = replace(TINY, guess_kind="mosaic", guess_channels=7, name="mosaic")
+
+
+def save_tiny(config, name, folder, correction_scale, seed=3):
+    """Save a random tiny network as model ``name`` in ``folder``; its last layer is random times
+    ``correction_scale`` (0 keeps the zero correction it is built with)."""
+    import keras
+
+    from decensor.modelfile import save_weights
+    from decensor.network import build_network
+
+    keras.utils.set_random_seed(seed)
+    model = build_network(config)
+    to_image = model.get_layer("to_image")
+    to_image.kernel.assign(np.random.default_rng(seed).normal(0, 1.0, to_image.kernel.shape) * correction_scale)
+    save_weights(model, config, name, folder, {"training": {"steps": 0}})
+    return folder
 
 
 def drawing(height=96, width=128, seed=0):

@@ -1,8 +1,7 @@
-"""End to end through the command line, with a tiny random-weight model."""
+"""End to end through the command line: the shipped models, or tiny networks where the network stage is tested."""
 
 import io
 import json
-import time
 
 import numpy as np
 import pytest
@@ -32,14 +31,17 @@ def pages(tmp_path):
     return folder
 
 
-def run(args, models):
+def run(args, models=None):
+    """``decensor bar ARGS -q``, with the shipped models unless ``models`` names another folder."""
     runner = CliRunner()
-    return runner.invoke(main, ["bar", *map(str, args), "--models", str(models), "-q"], catch_exceptions=False)
+    chosen = [] if models is None else ["--models", str(models)]
+    return runner.invoke(main, ["bar", *map(str, args), *chosen, "-q"], catch_exceptions=False)
 
 
-def test_fills_every_page_keeps_untouched_pixels_alpha_and_leaves_no_green(pages, tmp_path, tiny_models_dir):
+def test_fills_every_page_keeps_untouched_pixels_alpha_and_leaves_no_green(pages, tmp_path):
+    """The shipped path: the shipped bar model, patch synthesis as the fill."""
     out = tmp_path / "out"
-    result = run([pages, "-o", out], tiny_models_dir)
+    result = run([pages, "-o", out])
     assert result.exit_code == 0, result.output
     for name in ("colour.png", "photo.jpg", "manga page.png", "ページ.png"):
         assert (out / name).exists(), name
@@ -163,21 +165,26 @@ def test_recursive_keeps_structure_and_same_input_twice_is_processed_once(tmp_pa
     assert len(records) == 1 and records[0]["status"] == "written" and records[0]["regions"] == 1
 
 
-def test_help_is_fast_and_documents_options():
-    started = time.perf_counter()
+def test_help_documents_options_and_loads_no_network_library():
+    import subprocess
+    import sys
+
     result = CliRunner().invoke(main, ["bar", "--help"])
     assert result.exit_code == 0
     for option in ("--output", "--recursive", "--masks", "--color", "--tolerance", "--overwrite", "--quiet", "Examples"):
         assert option in result.output
-    import sys
+    script = ("import sys; from decensor.cli import main\n"
+              "try:\n    main(['bar', '--help'])\nexcept SystemExit:\n    pass\n"
+              "print(sorted(m for m in ('keras', 'tensorflow', 'scipy', 'numpy') if m in sys.modules))")
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip().splitlines()[-1] == "[]"
 
-    assert "tensorflow" not in sys.modules or time.perf_counter() - started < 5
 
-
-def test_python_api_fills_pil_and_numpy(tiny_models_dir):
+def test_python_api_fills_pil_and_numpy():
     from decensor import Decensor
 
-    engine = Decensor(models_dir=tiny_models_dir, tile=64, margin=16)
+    engine = Decensor()
     page = paint_green(drawing(), BOX)
     filled = engine.fill(Image.fromarray(page))
     assert isinstance(filled, Image.Image) and filled.mode == "RGB"
@@ -192,7 +199,7 @@ def test_python_api_fills_pil_and_numpy(tiny_models_dir):
 def test_grey_page_saved_as_rgb_gets_a_grey_fill(tmp_path, tiny_models_dir):
     from decensor import Decensor
 
-    engine = Decensor(models_dir=tiny_models_dir, tile=64, margin=16)
+    engine = Decensor(models_dir=tiny_models_dir, tile=64, margin=16)  # (a network that adds colour noise)
     gray = np.repeat(np.asarray(Image.fromarray(drawing()).convert("L"))[..., None], 3, -1)
     filled = engine.fill(paint_green(gray, BOX))
     assert filled.shape == gray.shape

@@ -149,29 +149,25 @@ def test_blob_mosaic_over_art_is_found_without_the_paper_around_it():
     assert (scored & truth).sum() / truth.sum() >= 0.9
 
 
-def test_mosaic_prior_tiles_match_the_whole_page_bicubic_means():
-    from decensor.mosaic import MosaicPrior, upsample_block_means
+def test_mosaic_guess_tiles_match_the_whole_page_bicubic_means():
+    from decensor.mosaic import MosaicGuess, upsample_block_means
     from decensor.regions import Box
 
     region = np.zeros((384, 384), bool)
     region[64:320, 96:352] = True
     grid = Grid(8, 3, 5)
     mosaicked, hole = pixelate(_page(2), grid, region)
-    prior = MosaicPrior(mosaicked, hole, grid)
+    guess = MosaicGuess(np.full_like(mosaicked, 77), mosaicked, hole, grid, sure=np.zeros_like(hole))
     means, origin = block_means(mosaicked, grid)
     whole, _ = upsample_block_means(means, grid, origin, hole.shape)
-    tile = prior(Box(100, 120, 164, 184))
+    tile = guess.tile(Box(100, 120, 164, 184))
+    assert tile.shape[-1] == MosaicGuess.channels
+    # The first guess leads, the evidence follows.
+    np.testing.assert_allclose(tile[..., :3], 77 / 255)
     expected = np.where(hole[100:164, 120:184, None], whole[100:164, 120:184] / 255, mosaicked[100:164, 120:184] / 255)
-    np.testing.assert_allclose(tile[..., :3], np.clip(expected, 0, 1), atol=2e-3)
-    assert np.all(tile[..., 3][hole[100:164, 120:184]] == 8 / 32)
-    outside = prior(Box(-64, -64, 0, 0))
-    assert not outside.any()
-    # With a first guess, the guess leads and the evidence follows.
-    guess = np.full_like(mosaicked, 77)
-    guided = MosaicPrior(mosaicked, hole, grid, guess=guess)(Box(100, 120, 164, 184))
-    assert guided.shape[-1] == MosaicPrior.channels
-    np.testing.assert_allclose(guided[..., :3], 77 / 255)
-    np.testing.assert_allclose(guided[..., 3:], tile)
+    np.testing.assert_allclose(tile[..., 3:6], np.clip(expected, 0, 1), atol=2e-3)
+    assert np.all(tile[..., 6][hole[100:164, 120:184]] == 8 / 32)
+    assert not guess.evidence(Box(-64, -64, 0, 0)).any()
 
 
 def test_patch_synthesis_guided_by_block_means_keeps_them_and_the_known_pixels():
@@ -241,15 +237,16 @@ def test_stripes_lines_and_banding_are_not_banded_mosaics():
 
 @pytest.mark.parametrize("voted", [Grid(12, 6, 7), Grid(12, 5, 6), Grid(12, 4, 8)])
 def test_a_grid_voted_a_pixel_off_is_moved_onto_the_mosaic_lines(voted):
-    from decensor.mosaic import _as_float_gray, _line_steps, _refine_offsets
+    from decensor.mosaic.grid import as_float_gray
+    from decensor.mosaic.votes import line_steps, refine_offsets
     from decensor.regions import Box
 
     region = np.zeros((384, 384), bool)
     region[60:300, 80:330] = True
     mosaicked, _ = pixelate(_page(5), Grid(12, 5, 7), region)
-    gray = _as_float_gray(_jpeg(mosaicked, 80))
+    gray = as_float_gray(_jpeg(mosaicked, 80))
     for area in (Box(0, 0, 384, 384), Box(40, 30, 320, 360)):
-        assert _refine_offsets(_line_steps(gray[area.slices]), voted, area) == Grid(12, 5, 7)
+        assert refine_offsets(line_steps(gray[area.slices]), voted, area) == Grid(12, 5, 7)
 
 
 def _training_page_with_mosaic(seed, grid, rectangle, quality):
@@ -265,14 +262,16 @@ def test_a_mosaic_whose_votes_miss_its_offsets_is_found_where_its_blocks_are_fla
     # A mosaic over hatching whose blocks differ side by side by only a few
     # grey levels: its boxes are flat at several horizontal offsets, and the
     # votes for its grid all land on wrong ones. (A training-split page.)
-    from decensor.mosaic import _as_float_gray, _box_tables, _settle_offsets, candidate_grids
+    from decensor.mosaic import DEFAULT_DETECTION, candidate_grids
+    from decensor.mosaic.grid import as_float_gray
+    from decensor.mosaic.votes import box_tables, settle_offsets
     from decensor.regions import Box
 
     grid = Grid(13, 1, 5)
     decoded, truth = _training_page_with_mosaic(2_002_074, grid, np.s_[14:222, 356:421], 79)
-    gray = _as_float_gray(decoded)
+    gray = as_float_gray(decoded)
     assert grid not in candidate_grids(gray)
-    assert _settle_offsets(_box_tables(gray), Box(0, 256, 300, 512), 13, 6.0) == grid
+    assert settle_offsets(box_tables(gray), Box(0, 256, 300, 512), 13, DEFAULT_DETECTION) == grid
     found, regions = find_mosaic(decoded)
     assert [g for g, _ in regions] == [grid]
     assert (found & truth).sum() / truth.sum() >= 0.95 and (found & ~truth).sum() == 0
@@ -299,31 +298,32 @@ def test_a_small_mosaic_far_off_on_a_grid_proven_elsewhere_is_found():
 def test_a_mosaic_no_window_voted_for_is_found_by_its_flattest_offsets(monkeypatch):
     # On a training page a mosaic of twelve 29 px blocks next to another
     # mosaic drew no votes at all; here the votes are taken away.
-    import decensor.mosaic as mosaic
+    from decensor.mosaic import votes
 
     grid = Grid(29, 18, 18)
     decoded, truth = _training_page_with_mosaic(2_002_050, grid, np.s_[250:395, 424:511], 82)
-    scan = mosaic._scan_candidates
+    scan = votes.scan_candidates
 
     def without_votes_for_29(*args, **kwargs):
         candidates, bands, flattest = scan(*args, **kwargs)
         return {g: c for g, c in candidates.items() if g.size != 29}, bands, flattest
 
-    monkeypatch.setattr(mosaic, "_scan_candidates", without_votes_for_29)
+    monkeypatch.setattr(votes, "scan_candidates", without_votes_for_29)
     found, regions = find_mosaic(decoded)
     assert [g for g, _ in regions] == [grid]
     assert found[truth].mean() >= 0.95 and not found[~truth].any()
 
 
 def test_a_mosaic_found_on_one_grid_is_no_evidence_for_another():
-    from decensor.mosaic import _as_float_gray, _regions_on_grid
+    from decensor.mosaic.evidence import regions_on_grid
+    from decensor.mosaic.grid import as_float_gray
 
     region = np.zeros((384, 384), bool)
     region[64:320, 96:352] = True
     mosaicked, truth = pixelate(_page(7), Grid(16, 0, 0), region)
-    gray = _as_float_gray(mosaicked)
-    assert _regions_on_grid(gray, Grid(16, 0, 0), 6.0, 4, 2.0, 3.0)
-    assert _regions_on_grid(gray, Grid(16, 0, 0), 6.0, 4, 2.0, 3.0, explained=truth) == []
+    gray = as_float_gray(mosaicked)
+    assert regions_on_grid(gray, Grid(16, 0, 0))
+    assert regions_on_grid(gray, Grid(16, 0, 0), explained=truth) == []
 
 
 def test_sure_blocks_are_the_ones_the_fill_already_matched_and_flat_art():

@@ -1,4 +1,4 @@
-"""`decensor mosaic` end to end with the tiny model."""
+"""`decensor mosaic` end to end: the shipped models, or tiny networks where only the flow is tested."""
 
 import json
 
@@ -21,7 +21,8 @@ def _mosaic_page(seed=3):
     return pixelate(page, GRID, region)
 
 
-def test_marked_mode_keeps_block_colours_and_untouched_pixels(tmp_path, tiny_models_dir):
+def test_marked_mode_keeps_block_colours_and_untouched_pixels(tmp_path):
+    """The shipped path: the shipped mosaic model over its first guess."""
     marked_dir, originals, out = tmp_path / "in", tmp_path / "orig", tmp_path / "out"
     marked_dir.mkdir(), originals.mkdir()
     mosaicked, region = _mosaic_page()
@@ -29,7 +30,7 @@ def test_marked_mode_keeps_block_colours_and_untouched_pixels(tmp_path, tiny_mod
     Image.fromarray(paint_green(mosaicked, (52, 79, 184, 199))).save(marked_dir / "p1.jpg", quality=95)
     report = tmp_path / "r.json"
     result = CliRunner().invoke(main, ["mosaic", str(marked_dir), "--originals", str(originals), "-o", str(out),
-                                       "--models", str(tiny_models_dir), "--report", str(report), "-q"])
+                                       "--report", str(report), "-q"])
     assert result.exit_code == 0, result.output
     restored = np.asarray(Image.open(out / "p1.jpg").convert("RGB")).astype(float)
     record = json.loads(report.read_text())[0]
@@ -77,51 +78,13 @@ def test_missing_originals_folder_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "originals folder" in result.output
 
 
-def _with_mosaic_model(tmp_path, tiny_models_dir, correction_scale):
-    """The tiny bar model plus a tiny mosaic model; ``correction_scale`` 0 keeps its zero start."""
-    import shutil
-    from dataclasses import replace
-
-    import keras
-
-    from decensor.modelfile import save_weights
-    from decensor.mosaic import MosaicPrior
-    from decensor.network import build_network
-    from helpers import TINY
-
-    folder = tmp_path / "models"
-    shutil.copytree(tiny_models_dir, folder)
-    config = replace(TINY, base_fill=False, prior_channels=MosaicPrior.channels, gated=False, name="mosaic")
-    keras.utils.set_random_seed(2)
-    model = build_network(config)
-    to_image = model.get_layer("to_image")
-    to_image.kernel.assign(np.random.default_rng(0).normal(0, 0.05, to_image.kernel.shape) * correction_scale)
-    save_weights(model, config, "mosaic", folder, {"training": {"steps": 0}})
-    return folder
-
-
-def test_a_mosaic_model_starts_exactly_at_the_bar_models_restoration(tmp_path, tiny_models_dir):
-    from decensor.engine import Decensor
-
-    mosaicked, region = _mosaic_page(4)
-    hole = region
-    bar_path, grid = Decensor(models_dir=tiny_models_dir, tile=64, margin=16).restore_mosaic_rgb(mosaicked, hole, GRID)
-    folder = _with_mosaic_model(tmp_path, tiny_models_dir, 0.0)
-    engine = Decensor(model_name="mosaic", models_dir=folder, tile=64, margin=16)
-    assert engine.prior_kind == "mosaic"
-    untrained, _ = engine.restore_mosaic_rgb(mosaicked, hole, GRID)
-    # Zero correction: the first guess, shifted to the block means once more.
-    assert np.abs(untrained.astype(int) - bar_path).max() <= 2
-    np.testing.assert_array_equal(untrained[~hole], mosaicked[~hole])
-
-
-def test_mosaic_command_uses_a_shipped_mosaic_model(tmp_path, tiny_models_dir):
-    folder = _with_mosaic_model(tmp_path, tiny_models_dir, 1.0)
+def test_mosaic_command_runs_the_mosaic_models_correction_and_keeps_the_block_means(tmp_path, tiny_models_dir):
     pages, out = tmp_path / "in", tmp_path / "out"
     pages.mkdir()
     mosaicked, region = _mosaic_page(6)
     Image.fromarray(mosaicked).save(pages / "m.png")
-    result = CliRunner().invoke(main, ["mosaic", "--auto", str(pages), "-o", str(out), "--models", str(folder), "-q"])
+    result = CliRunner().invoke(main, ["mosaic", "--auto", str(pages), "-o", str(out), "--models",
+                                       str(tiny_models_dir), "-q"])
     assert result.exit_code == 0, result.output
     restored = np.asarray(Image.open(out / "m.png").convert("RGB"))
     np.testing.assert_array_equal(restored[~region], mosaicked[~region])

@@ -35,18 +35,37 @@ def test_border_windows_are_renormalised_as_partial():
     np.testing.assert_allclose(np.asarray(out)[0, ..., 0], 27.0, rtol=1e-5)
 
 
+def _network_with_a_live_last_layer(config=TINY, seed=1):
+    """The network of ``config`` with a random last layer (as built it returns its guess exactly)."""
+    model = build_network(config)
+    to_image = model.get_layer("to_image")
+    to_image.kernel.assign(np.random.default_rng(seed).normal(0, 0.1, to_image.kernel.shape).astype("float32"))
+    return model
+
+
 def test_pixels_under_the_hole_do_not_change_the_output():
-    model = build_network(TINY)
+    model = _network_with_a_live_last_layer()
     rng = np.random.default_rng(1)
     image = rng.random((1, 32, 32, 3)).astype("float32")
+    guess = rng.random((1, 32, 32, 3)).astype("float32")
     mask = np.ones((1, 32, 32, 1), "float32")
     mask[:, 8:20, 10:26] = 0
     other = image.copy()
     other[:, 8:20, 10:26] = rng.random((1, 12, 16, 3))
-    first, first_mask = model([image, mask])
-    second, second_mask = model([other, mask])
+    first, first_mask = model([image, mask, guess])
+    second, second_mask = model([other, mask, guess])
     np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
     np.testing.assert_array_equal(np.asarray(first_mask), np.asarray(second_mask))
+    assert not np.allclose(np.asarray(first), guess)  # (the network does add something)
+
+
+def test_an_untrained_network_returns_its_first_guess_exactly():
+    model = build_network(TINY)
+    rng = np.random.default_rng(2)
+    image, guess = (rng.random((1, 32, 32, 3)).astype("float32") for _ in range(2))
+    mask = np.ones((1, 32, 32, 1), "float32")
+    mask[:, 8:20, 10:26] = 0
+    np.testing.assert_array_equal(np.asarray(model([image, mask, guess])[0]), guess)
 
 
 def test_mask_update_rule_and_zero_for_windows_that_saw_nothing():
@@ -101,49 +120,29 @@ def test_saved_and_reloaded_model_gives_identical_output(tmp_path):
     from decensor.modelfile import load_model, save_weights
 
     keras.utils.set_random_seed(3)
-    model = build_network(TINY)
+    model = _network_with_a_live_last_layer(seed=3)
     card = save_weights(model, TINY, "bar", tmp_path)
     # Weights are stored as float16: compare against the model rounded the same way.
     for variable in model.weights:
         variable.assign(np.asarray(variable.numpy()).astype("float16").astype("float32"))
     reloaded, loaded_card = load_model("bar", tmp_path)
-    x = np.random.default_rng(4).random((1, 16, 16, 3)).astype("float32")
+    x, guess = (np.random.default_rng(seed).random((1, 16, 16, 3)).astype("float32") for seed in (4, 5))
     mask = np.ones((1, 16, 16, 1), "float32")
     mask[:, 4:9, 4:12] = 0
-    np.testing.assert_array_equal(np.asarray(model([x, mask])[0]), np.asarray(reloaded([x, mask])[0]))
+    np.testing.assert_array_equal(np.asarray(model([x, mask, guess])[0]), np.asarray(reloaded([x, mask, guess])[0]))
     assert loaded_card["sha256"] == card["sha256"]
 
 
-def test_push_pull_base_fill_keeps_known_pixels_and_ignores_the_hole():
-    from decensor.basefill import PushPullFill
+def test_a_mosaic_network_with_its_evidence_still_ignores_pixels_under_the_hole():
+    from helpers import TINY_MOSAIC
 
-    layer = PushPullFill(levels=3)
-    rows = np.linspace(0, 1, 32, dtype="float32")
-    image = np.broadcast_to(rows[None, :, None, None], (1, 32, 32, 3)).copy()
-    mask = np.ones((1, 32, 32, 1), "float32")
-    mask[:, 8:24, 4:28] = 0
-    noisy = image.copy()
-    noisy[:, 8:24, 4:28] = 7.0
-    filled = np.asarray(layer([noisy, mask]))
-    known = mask[..., 0] > 0
-    np.testing.assert_array_equal(filled[known], image[known])
-    np.testing.assert_array_equal(filled, np.asarray(layer([image, mask])))
-    # A vertical ramp is continued smoothly into the hole (within a few grey levels).
-    assert np.abs(filled - image)[0, 8:24, 4:28].mean() < 0.05
-
-
-def test_network_with_a_prior_input_still_ignores_pixels_under_the_hole():
-    from decensor.network import NetworkConfig
-
-    config = NetworkConfig(widths=(8, 8, 12), kernels=(3, 3, 3), base_fill=False, prior_channels=4)
-    model = build_network(config)
+    model = _network_with_a_live_last_layer(TINY_MOSAIC, seed=5)
     rng = np.random.default_rng(5)
     image = rng.random((1, 32, 32, 3)).astype("float32")
-    prior = rng.random((1, 32, 32, 4)).astype("float32")
+    guess_input = rng.random((1, 32, 32, 7)).astype("float32")
     mask = np.ones((1, 32, 32, 1), "float32")
     mask[:, 10:22, 6:20] = 0
     other = image.copy()
     other[:, 10:22, 6:20] = 0.123
-    np.testing.assert_array_equal(np.asarray(model([image, mask, prior])[0]), np.asarray(model([other, mask, prior])[0]))
-    # The prior's first three channels are the starting guess the network corrects.
-    assert model.get_layer("prior_guess") is not None
+    np.testing.assert_array_equal(np.asarray(model([image, mask, guess_input])[0]),
+                                  np.asarray(model([other, mask, guess_input])[0]))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from decensor.regions import Box, feather, group_regions, label_regions, plan_tiles, tile_starts
+from decensor.regions import Box, count_regions, feather, plan_groups, plan_tiles, tile_starts
 
 
 @pytest.mark.parametrize("start,stop,length", [(0, 10, 1000), (100, 900, 1000), (990, 1000, 1000), (0, 1000, 1000), (5, 20, 30)])
@@ -26,9 +26,12 @@ def test_groups_merge_regions_whose_context_touches():
     hole[10:20, 10:20] = True
     hole[10:20, 40:50] = True   # 20 px away: same group with margin 16
     hole[150:160, 150:160] = True
-    _, boxes = label_regions(hole)
-    groups = group_regions(boxes, 16, hole.shape)
+    _, groups = plan_groups(hole, 16)
     assert sorted(len(g.labels) for g in groups) == [1, 2]
+    assert count_regions(hole) == 3
+    # A margin that grows with the region (as patch synthesis plans) merges more.
+    _, grown = plan_groups(hole, lambda box: 16 if box.top < 100 else 200)
+    assert len(grown) == 1
 
 
 def test_plan_tiles_for_image_smaller_than_tile():

@@ -69,18 +69,19 @@ def test_reserved_packages_are_refused(tmp_path):
         sources.fetch_package("wesnoth-1.16-data", tmp_path, 10)
 
 
-def test_mosaic_batch_layout():
-    from decensor.training.dataset import make_mosaic_batch
+def test_mosaic_batch_layout_and_its_guess_input():
+    from decensor.training.tasks import MosaicTask
 
     rng = np.random.default_rng(6)
     crops = [random_crop(np.repeat(manga_page((256, 256), seed=s)[..., None], 3, -1), 128, rng) for s in range(3)]
-    (image, known, prior), target = make_mosaic_batch(crops, rng)
+    (image, known, guess_input), target = MosaicTask().batch(crops, rng)
     assert image.shape == (3, 128, 128, 3) and known.shape == (3, 128, 128, 1)
-    assert prior.shape == (3, 128, 128, 4) and target.shape == (3, 128, 128, 4)
+    assert guess_input.shape == (3, 128, 128, 7) and target.shape == (3, 128, 128, 4)
     hole = known[..., 0] == 0
     assert hole.any() and np.all(image[hole] == 0)
-    # The block-size channel marks the mosaic region only.
-    assert np.all(prior[..., 3][~hole] == 0) and np.all(prior[..., 3][hole] > 0)
+    # The first guess keeps every known pixel; the block-size channel marks the mosaic region only.
+    np.testing.assert_allclose(guess_input[..., :3][~hole], image[~hole], atol=1e-6)
+    assert np.all(guess_input[..., 6][~hole] == 0) and np.all(guess_input[..., 6][hole] > 0)
 
 
 def test_hole_psnr_is_capped_at_eight_bit_precision():

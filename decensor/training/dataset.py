@@ -180,19 +180,19 @@ def held_out_set(real_paths, per_cell=12, size=256, seed=7):
 
 
 def make_mosaic_batch(crops, rng, jpeg_share=0.5, keep=None):
-    """(inputs, targets) for the mosaic network: [image, known, prior], truth + known.
+    """(inputs, targets) for the mosaic network: [image, known], truth + known.
 
     Each crop gets a mosaic of 4-32 px blocks at a random grid offset over a
     rectangle or a blob, JPEG-compressed half of the time. ``keep``, a list,
-    receives (mosaicked uint8 crop, hole, grid) per crop: what the tool's
-    block-mean correction needs to score a prediction as the tool writes it.
+    receives (mosaicked uint8 crop, hole, grid) per crop: what the mosaic
+    pipeline needs for its first guess and to finish a prediction as the
+    tool writes it.
     """
     import io
 
-    from ..mosaic import Grid, MosaicPrior, pixelate
-    from ..regions import Box
+    from ..mosaic import Grid, pixelate
 
-    images, knowns, priors, targets = [], [], [], []
+    images, knowns, targets = [], [], []
     for crop in crops:
         size = crop.shape[0]
         block = int(rng.integers(4, 33))
@@ -216,9 +216,8 @@ def make_mosaic_batch(crops, rng, jpeg_share=0.5, keep=None):
             keep.append((mosaicked, hole, grid))
         images.append(mosaicked.astype(np.float32) / 255.0 * known)
         knowns.append(known)
-        priors.append(MosaicPrior(mosaicked, hole, grid)(Box(0, 0, size, size)))
         targets.append(np.concatenate([crop.astype(np.float32) / 255.0, known], axis=-1))
-    return [np.stack(images), np.stack(knowns), np.stack(priors)], np.stack(targets)
+    return [np.stack(images), np.stack(knowns)], np.stack(targets)
 
 
 def held_out_mosaic_set(real_paths, count=48, size=256, seed=8, keep=None):

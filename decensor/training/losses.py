@@ -18,20 +18,8 @@ from keras import ops
 # hole PSNR stops too (58.9 dB).
 from ..evaluation import MIN_MSE as ROUNDING_MSE
 
-# The quality targets average hole PSNR over images, so the only term on is
-# "hole_log", the per-image log MSE floored at 8-bit rounding noise: exactly
-# that average. How the other terms failed, oldest first:
-# * texture terms at 4.0 / 3.0 took held-out PSNR below the base fill's;
-# * L1 alone pulls towards the median, which scored below the plain bicubic
-#   guess on held-out mosaics; L1 + squared error alone lost 0.15 dB in 1,300
-#   steps where hole_log alone (then 0.1) held 14.44 dB;
-# * over patch synthesis, which already brings the texture: gradient 1,
-#   contrast 0.5, tv 0.02 took validation from 16.10 to 15.95 dB in 300 steps,
-#   gradient 0.25 alone 15.93 -> 15.80 dB in 100 steps at lr 5e-5;
-# * hole_log (floored at 40 dB) + L1 + squared error (0.1, 1, 12) lost within
-#   200 steps: a correction spoils the few crops the guess rebuilds exactly,
-#   whose PSNR (capped at 58.9 dB) rules the average, while pixel-mean terms
-#   and a log floored at 40 dB see no loss there.
+# Only "hole_log", the per-image log MSE floored at 8-bit rounding noise: exactly the averaged,
+# capped hole PSNR that is scored (how the other terms failed: benchmarks/TUNING.md).
 WEIGHTS = {
     "hole_log": 1.0,
     "hole": 0.0,
@@ -105,14 +93,7 @@ def loss_terms(y_true, y_pred):
     }
 
 
-# A mosaic's hidden detail is mostly unknowable; texture terms there only
-# add invented detail that PSNR punishes (first runs fell below the bicubic
-# guess). Over the guided patch synthesis, hole 3 + squared 12 + valid 1 +
-# gradient 0.25 took the 48-crop validation from 18.20 to 18.46 dB in 300
-# steps but cost the benchmark's 4-16 px blocks about 1 dB (gained 0.4 dB at
-# 17-32 px): pixel-mean errors are ruled by large blocks, whose errors are
-# largest. The per-image log MSE weighs every crop alike, as the averaged
-# PSNR does.
+# The same for mosaics: texture terms invent detail that PSNR punishes (benchmarks/TUNING.md).
 MOSAIC_WEIGHTS = {"hole_log": 1.0, "hole": 0.0, "hole_squared": 0.0, "valid": 0.0,
                   "gradient": 0.0, "contrast": 0.0, "tv": 0.0}
 

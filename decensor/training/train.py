@@ -16,13 +16,13 @@ import numpy as np
 
 from .. import modelfile
 from ..evaluation import blurred_hole_psnr, hole_l1, hole_psnr
-from ..mosaic import MosaicPrior, keep_block_means
-from ..network import NetworkConfig, build_network
+from ..network import build_network
 from . import sources
-from .dataset import ImagePool, ReplayBuffer, held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
-from .losses import MOSAIC_WEIGHTS, WEIGHTS, inpainting_loss, loss_terms, mosaic_loss
+from .dataset import ImagePool, ReplayBuffer
+from .losses import loss_terms
+from .tasks import task_for
 
-
+# Held-out gain needed to ship: above epoch-to-epoch noise of the 108-crop score.
 SHIP_MARGIN_DB = 0.05
 
 
@@ -32,122 +32,9 @@ def _keras():
     return keras
 
 
-class Task:
-    """What is trained: the bar model (fill holes) or the mosaic model (refine block means)."""
-
-    def __init__(self, name, models_dir=None):
-        if name not in ("bar", "mosaic"):
-            raise ValueError(f"unknown task {name!r}: bar or mosaic")
-        self.name = name
-        self.models_dir = models_dir
-        self._bar_engine = None
-
-    def config(self):
-        if self.name == "mosaic":
-            # The mosaic model corrects what decensor mosaic does without it
-            # (patch synthesis guided by the block means, then every block
-            # shifted to its mean), seeing the bicubic block means and block
-            # size too. Ungated, with a zero last layer: it starts exactly at
-            # that restoration, and the correction learns at full strength
-            # from the first step.
-            return NetworkConfig(base_fill=False, prior_channels=MosaicPrior.channels, gated=False, name="mosaic")
-        # The bar model corrects patch synthesis (decensor.patchfill), which
-        # keeps screentone and crisp borders that the push-pull guess smeared
-        # (15.4 against 14.4 dB on the validation set before any training).
-        # Ungated with a zero last layer: it starts exactly at that guess.
-        return NetworkConfig(base_fill=False, prior_channels=3, prior="patch_fill", gated=False)
-
-    @property
-    def validation(self):
-        """What the held-out set is, for the model card."""
-        if self.name == "mosaic":
-            return ("48 crops of 256 px with mosaics of 4-32 px blocks, half procedural manga pages from "
-                    "held-out seeds, half held-out Debian images; scored after the block-mean correction")
-        return ("108 crops of 256 px, 12 for each hole family (bars, strokes, blobs) and hole-ratio bucket "
-                "(2-8, 8-16, 16-28 %), half procedural manga pages from held-out seeds, half held-out "
-                "Debian images; other seeds than benchmarks/quality.py")
-
-    def bar_engine(self):
-        """The shipped bar model in the tool's engine: it makes the mosaic model's first guess."""
-        if self._bar_engine is None:
-            from ..engine import Decensor
-
-            self._bar_engine = Decensor(models_dir=self.models_dir)
-        return self._bar_engine
-
-    def batch(self, crops, rng):
-        if self.name == "mosaic":
-            kept = []
-            inputs, targets = make_mosaic_batch(crops, rng, keep=kept)
-            inputs = self.with_first_guess(inputs, kept)
-            # The tool keeps the first guess where it is sure of it: nothing to learn there.
-            sure = np.stack([sure for *_, sure in kept])[..., None].astype(targets.dtype)
-            targets[..., 3:4] = np.maximum(targets[..., 3:4], sure)
-        else:
-            inputs, targets = with_patch_guess(make_batch(crops, rng))
-        return tuple(inputs), targets
-
-    def with_first_guess(self, inputs, kept):
-        """Put what decensor mosaic does without a mosaic model in front of the mosaic evidence."""
-        image, known, evidence = inputs
-        engine = self.bar_engine()
-        for index, (mosaicked, hole, grid) in enumerate(kept):
-            # (Kept for scoring: the tool keeps the guess where it is sure of it.)
-            kept[index] = (mosaicked, hole, grid, *engine.first_mosaic_guess(mosaicked, hole, grid))
-        guesses = np.stack([guess for *_, guess, _ in kept]).astype(np.float32) / 255.0
-        return [image, known, np.concatenate([guesses, evidence], axis=-1)]
-
-    @property
-    def loss(self):
-        return mosaic_loss if self.name == "mosaic" else inpainting_loss
-
-    @property
-    def weights(self):
-        return MOSAIC_WEIGHTS if self.name == "mosaic" else WEIGHTS
-
-    def held_out(self, held_paths):
-        """The fixed held-out set, and how the tool finishes a prediction before writing it."""
-        if self.name != "mosaic":
-            inputs, targets = with_patch_guess(held_out_set(held_paths))
-            return list(inputs), targets, None
-        kept = []
-        inputs, targets = held_out_mosaic_set(held_paths, keep=kept)
-        inputs = self.with_first_guess(inputs, kept)
-
-        def finish(composites):
-            # decensor mosaic shifts every block to the mosaic's mean colour,
-            # and keeps its first guess where it is sure of it.
-            return _keep_block_means_all(composites, kept)
-
-        return list(inputs), targets, finish
-
-
-def with_patch_guess(batch):
-    """Add the patch-synthesis fill of each hole as the prior input, as the tool does."""
-    from ..patchfill import fill_patches
-
-    (image, known), targets = batch
-    guesses = [
-        fill_patches(np.round(i * 255.0).astype(np.uint8), k[..., 0] < 0.5).astype(np.float32) / 255.0
-        for i, k in zip(image, known)
-    ]
-    return [image, known, np.stack(guesses)], targets
-
-
 def _same_design(shipped, wanted):
     """Whether a shipped network can be resumed as it is (same first guess and inputs)."""
-    return (shipped.base_fill, shipped.prior_channels, shipped.prior) == (
-        wanted.base_fill, wanted.prior_channels, wanted.prior)
-
-
-def _keep_block_means_all(composites, kept):
-    """Each 0..1 composite as the tool writes it: 8-bit, every block at the mosaic's mean colour,
-    the first guess kept where it is sure (see ``Decensor.restore_mosaic_rgb``)."""
-    finished = []
-    for composite, (mosaicked, hole, grid, guess, sure) in zip(composites, kept):
-        corrected = keep_block_means(np.round(composite * 255.0), mosaicked, grid, hole)
-        finished.append(np.where(sure[..., None], guess, corrected).astype(np.float32) / 255.0)
-    return np.stack(finished)
+    return (shipped.guess_kind, shipped.guess_channels) == (wanted.guess_kind, wanted.guess_channels)
 
 
 def score(model, held_inputs, held_targets, batch_size=8, finish=None):
@@ -265,7 +152,7 @@ def train(
 ):
     keras = _keras()
     models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
-    task = Task(task, models_dir)
+    task = task_for(task)
     model_name = task.name if model_name == "bar" else model_name
     cache = Path(cache) if cache else sources.default_cache()
     checkpoint_dir = cache / "checkpoints" / model_name
@@ -410,7 +297,7 @@ def rescore(cache=None, models_dir=None, task="bar", log=print):
     from .. import __version__
 
     models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
-    task = Task(task, models_dir)
+    task = task_for(task)
     _, held_paths = sources.image_lists(cache)
     held_inputs, held_targets, finish = task.held_out(held_paths)
     metrics, card = score_shipped(task.name, models_dir, held_inputs, held_targets, finish)

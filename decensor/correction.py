@@ -1,0 +1,99 @@
+"""The network stage of a pipeline: a trained correction of its first guess, run tile by tile.
+
+A pipeline makes a first guess (:class:`decensor.guess.Guess`) and hands it to
+its correction. :class:`NetworkCorrection` runs the partial-convolution U-Net
+over the hole through the tiling engine (:func:`decensor.inpaint.inpaint`);
+:data:`NO_CORRECTION` writes the guess as it is. A shipped model whose
+correction is still exactly zero loads as :data:`NO_CORRECTION`: its output
+would be its guess, so users get the same pixels without TensorFlow's
+start-up or the network's time.
+"""
+
+from . import modelfile
+from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE, inpaint
+
+
+class NoCorrection:
+    """The stage left out: the hole gets the first guess unchanged."""
+
+    runs_network = False
+
+    def __init__(self, card=None):
+        self.card = card or {}
+
+    def apply(self, rgb, hole, guess, progress=None):
+        filled = rgb.copy()
+        filled[hole] = guess.page[hole]
+        return filled
+
+
+NO_CORRECTION = NoCorrection()
+
+
+class NetworkCorrection:
+    """A built network and its design, run over the hole tile by tile."""
+
+    runs_network = True
+
+    def __init__(self, model, config, card=None, tile=DEFAULT_TILE, margin=DEFAULT_MARGIN,
+                 batch_size=DEFAULT_BATCH):
+        if tile % config.downsampling:
+            raise ValueError(f"tile must be a multiple of {config.downsampling} for this network, got {tile}")
+        self.model = model
+        self.config = config
+        self.card = card or {}
+        self.tile = tile
+        self.margin = margin
+        self.batch_size = batch_size
+        self._compiled = None
+
+    def predict(self, tiles, tile_masks, guesses):
+        """Run the network on a batch of float tiles; returns numpy (images, reached)."""
+        from keras import ops
+
+        if self._compiled is None:
+            self._compiled = _compile_for_inference(self.model)
+        output, reached = self._compiled(tiles, tile_masks, guesses)
+        return ops.convert_to_numpy(output), ops.convert_to_numpy(reached)
+
+    def apply(self, rgb, hole, guess, progress=None):
+        """``rgb`` (H, W, 3 uint8) with ``hole`` filled by the network's correction of ``guess``."""
+        return inpaint(rgb, hole, self.predict, tile=self.tile, margin=self.margin,
+                       batch_size=self.batch_size, progress=progress, guess=guess.tile)
+
+
+def load_correction(name, guess_kind, models_dir=None, tile=DEFAULT_TILE, margin=DEFAULT_MARGIN,
+                    batch_size=DEFAULT_BATCH):
+    """The shipped model ``name`` as a pipeline's network stage (checked against its sha256).
+
+    Raises :class:`decensor.modelfile.ModelFileError` when the files are
+    missing or damaged, or when the model corrects another pipeline's guess.
+    """
+    config, arrays, card = modelfile.load_arrays(name, models_dir)
+    if config.guess_kind != guess_kind:
+        raise modelfile.ModelFileError(
+            f"model {name} in {modelfile.model_paths(name, models_dir)[1].parent} corrects a "
+            f"{config.guess_kind} guess, not a {guess_kind} one: it belongs to the other command"
+        )
+    if modelfile.adds_nothing(arrays):
+        return NoCorrection(card)
+    model = modelfile.build_model(config, arrays, str(modelfile.model_paths(name, models_dir)[0]))
+    return NetworkCorrection(model, config, card, tile, margin, batch_size)
+
+
+def _compile_for_inference(model):
+    """A traced graph on TensorFlow (one trace for every tile and batch size):
+    it runs faster than eager calls and frees each activation as soon as it
+    is used, which keeps peak memory down. Other backends call the model."""
+    import keras
+
+    def run(*inputs):
+        return model(list(inputs), training=False)
+
+    if keras.backend.backend() != "tensorflow":
+        return run
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec([None, None, None, shape[-1]], tf.float32) for shape in
+                 (tuple(i.shape) for i in model.inputs)]
+    return tf.function(run, input_signature=signature)

@@ -1,0 +1,107 @@
+"""What is trained: each model learns to correct its own pipeline's first guess.
+
+A task draws holes on crops, asks its pipeline for the first guess exactly as
+the tool makes it (:meth:`decensor.bar.BarFill.first_guess`,
+:meth:`decensor.mosaic.MosaicRestoration.first_guess`), and hands the network
+``[image, mask, guess input]`` with the truth. Held-out predictions are
+finished the way the tool writes them before they are scored.
+"""
+
+import numpy as np
+
+from ..bar import BarFill
+from ..design import NetworkConfig
+from ..mosaic import MosaicGuess, MosaicRestoration
+from ..regions import Box
+from .dataset import held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
+from .losses import MOSAIC_WEIGHTS, WEIGHTS, inpainting_loss, mosaic_loss
+
+
+def _guess_inputs(guesses):
+    """The network's guess input for whole crops, stacked."""
+    return np.stack([guess.tile(Box(0, 0, *guess.page.shape[:2])) for guess in guesses])
+
+
+class BarTask:
+    """The bar model: corrects patch synthesis of painted holes."""
+
+    name = "bar"
+    weights = WEIGHTS
+    loss = staticmethod(inpainting_loss)
+    validation = ("108 crops of 256 px, 12 for each hole family (bars, strokes, blobs) and hole-ratio bucket "
+                  "(2-8, 8-16, 16-28 %), half procedural manga pages from held-out seeds, half held-out "
+                  "Debian images; other seeds than benchmarks/quality.py")
+
+    def __init__(self):
+        self.pipeline = BarFill()  # (only its first guess: the network is what trains)
+
+    def config(self):
+        return NetworkConfig(guess_kind="patch_fill", guess_channels=3)
+
+    def with_guesses(self, inputs):
+        image, known = inputs
+        guesses = [self.pipeline.first_guess(np.round(i * 255.0).astype(np.uint8), k[..., 0] < 0.5)
+                   for i, k in zip(image, known)]
+        return (image, known, _guess_inputs(guesses))
+
+    def batch(self, crops, rng):
+        inputs, targets = make_batch(crops, rng)
+        return self.with_guesses(inputs), targets
+
+    def held_out(self, held_paths):
+        """The fixed held-out set, and how the tool finishes a prediction before writing it (as is)."""
+        inputs, targets = held_out_set(held_paths)
+        return list(self.with_guesses(inputs)), targets, None
+
+
+class MosaicTask:
+    """The mosaic model: corrects the block-mean restoration of synthetic mosaics."""
+
+    name = "mosaic"
+    weights = MOSAIC_WEIGHTS
+    loss = staticmethod(mosaic_loss)
+    validation = ("48 crops of 256 px with mosaics of 4-32 px blocks, half procedural manga pages from "
+                  "held-out seeds, half held-out Debian images; scored after the block-mean correction")
+
+    def __init__(self):
+        self.pipeline = MosaicRestoration()
+
+    def config(self):
+        return NetworkConfig(guess_kind="mosaic", guess_channels=MosaicGuess.channels, name="mosaic")
+
+    def with_guesses(self, inputs, mosaics):
+        """Inputs with the guess input appended; ``mosaics`` (mosaicked crop, hole, grid) become guesses."""
+        guesses = [self.pipeline.first_guess(*mosaic) for mosaic in mosaics]
+        return (*inputs, _guess_inputs(guesses)), guesses
+
+    def batch(self, crops, rng):
+        mosaics = []
+        inputs, targets = make_mosaic_batch(crops, rng, keep=mosaics)
+        inputs, guesses = self.with_guesses(inputs, mosaics)
+        # The tool keeps the first guess where it is sure of it: nothing to learn there.
+        sure = np.stack([guess.sure for guess in guesses])[..., None].astype(targets.dtype)
+        targets[..., 3:4] = np.maximum(targets[..., 3:4], sure)
+        return inputs, targets
+
+    def held_out(self, held_paths):
+        """The fixed held-out set, and how the tool finishes a prediction before writing it."""
+        mosaics = []
+        inputs, targets = held_out_mosaic_set(held_paths, keep=mosaics)
+        inputs, guesses = self.with_guesses(inputs, mosaics)
+
+        def finish(composites):
+            # As decensor mosaic writes it: 8-bit, block means kept, the sure blocks' guess kept.
+            return np.stack([self.pipeline.finish(guess, np.round(composite * 255.0))
+                             for composite, guess in zip(composites, guesses)]).astype(np.float32) / 255.0
+
+        return list(inputs), targets, finish
+
+
+TASKS = {task.name: task for task in (BarTask, MosaicTask)}
+
+
+def task_for(name):
+    """The task called ``name`` ("bar" or "mosaic")."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}: {' or '.join(TASKS)}")
+    return TASKS[name]()
