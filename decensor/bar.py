@@ -13,7 +13,7 @@ Every pixel outside the hole is returned unchanged.
 from . import images
 from .correction import NO_CORRECTION, load_correction
 from .guess import Guess
-from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE
+from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE, InpaintError
 from .patchfill import DEFAULT_SETTINGS, fill_patches
 
 MODEL = "bar"
@@ -42,6 +42,9 @@ class BarFill:
         return Guess(fill_patches(rgb, hole, guide=guide, settings=self.synthesis))
 
     def fill(self, rgb, hole, progress=None):
-        """``rgb`` (H, W, 3 uint8) with ``hole`` filled; every other pixel is returned unchanged."""
+        """``rgb`` (H, W, 3: uint8, or float 0..255 for a page of more than 8 bits) with ``hole``
+        filled; every other pixel is returned unchanged."""
+        if hole.all():
+            raise InpaintError("the whole image is marked: nothing is left to fill from")
         filled = self.correction.apply(rgb, hole, self.first_guess(rgb, hole), progress)
         return images.keep_grey(rgb, filled, hole)

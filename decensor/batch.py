@@ -9,6 +9,7 @@ code and an optional JSON report.
 
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ from . import images
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 class UsageError(ValueError):
@@ -41,6 +43,27 @@ class Outcome:
     seconds: float = 0.0
     error: str | None = None
     notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+@dataclass
+class Processed:
+    """What processing one page gives: the picture to write and what to say about it."""
+
+    picture: object  # images.Picture
+    image_format: str
+    regions: int = 0
+    notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+@dataclass
+class Batch:
+    """The outcomes of a batch, in job order, and whether it was cut short by Ctrl-C."""
+
+    outcomes: list
+    interrupted: bool = False
+    total: int = 0
 
 
 def _is_inside(path, folder):
@@ -51,16 +74,45 @@ def _is_inside(path, folder):
         return False
 
 
+def names_a_file(output):
+    """Whether ``-o`` names one output file (an image extension, and not an existing folder)."""
+    output = Path(output)
+    return output.suffix.lower() in images.IMAGE_SUFFIXES and not output.is_dir()
+
+
+def _output_file_job(inputs, output):
+    """The one job of ``-o page.png`` with one input file; UsageError for anything else."""
+    if len(inputs) == 1 and Path(inputs[0]).is_file():
+        source = Path(inputs[0])
+        if not source.exists():
+            raise UsageError(f"input {source} does not exist")
+        if output.resolve() == source.resolve():
+            raise UsageError(f"{source} would be overwritten by its own output")
+        return Job(source, output, str(source))
+    raise UsageError(f"-o {output} names a file (it has an image extension), which takes exactly one input "
+                     "file: name a folder for several pages")
+
+
 def collect_jobs(inputs, output_dir, recursive=False, allow_output_inside_input=False):
-    """Expand files and folders into jobs; raises UsageError for what cannot run at all."""
+    """Expand files and folders into jobs; raises UsageError for what cannot run at all.
+
+    ``output_dir`` is a folder, or with exactly one input file it may name the
+    output file itself (see :func:`names_a_file`).
+    """
     output_dir = Path(output_dir)
+    for given in inputs:
+        if not Path(given).exists():
+            raise UsageError(f"input {given} does not exist")
+    if names_a_file(output_dir):
+        return [_output_file_job(inputs, output_dir)], []
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"output folder {output_dir} is a file: name a folder (or, for one input file, "
+                         "an output file with an image extension)")
     resolved_output = output_dir.resolve()
     jobs, seen_sources, planned_outputs = [], set(), {}
     problems = []
     for given in inputs:
         given = Path(given)
-        if not given.exists():
-            raise UsageError(f"input {given} does not exist")
         if given.is_dir():
             folder = given.resolve()
             if not allow_output_inside_input and (
@@ -91,13 +143,44 @@ def collect_jobs(inputs, output_dir, recursive=False, allow_output_inside_input=
                 raise UsageError(f"{source} would be overwritten by its own output")
             if output in planned_outputs:
                 problems.append(
-                    Outcome(str(source), "failed", error=f"output name {output} is already taken by "
-                            f"{planned_outputs[output]}; use --recursive or rename")
+                    Outcome(str(source), "failed", error=f"output {output} is already taken by "
+                            f"{planned_outputs[output]} (same name): rename one of them or run them with "
+                            "separate -o folders")
                 )
                 continue
             planned_outputs[output] = source
             jobs.append(Job(source, output, str(source)))
     return jobs, problems
+
+
+def unlisted_subfolder_images(inputs):
+    """How many images the sub-folders of the given folders hold (what --recursive would add)."""
+    count = 0
+    for given in map(Path, inputs):
+        if given.is_dir():
+            count += sum(1 for p in given.glob("*/**/*") if p.suffix.lower() in images.IMAGE_SUFFIXES
+                         and not p.name.startswith("."))
+    return count
+
+
+def check_writable(folder):
+    """Raise UsageError unless a file can be created in ``folder`` (made if missing), before any work."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".decensor-probe.", suffix=".partial", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise UsageError(f"output folder {folder} is not writable ({error.strerror or error}): "
+                         "nothing was done") from None
+
+
+def _file_mode():
+    """Permissions for outputs and reports: readable by all, as the umask allows (mkstemp makes 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_atomically(picture, target, image_format):
@@ -114,7 +197,7 @@ def write_atomically(picture, target, image_format):
             images.save_picture(picture, stream, image_format)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, _file_mode())
         os.replace(temporary, target)
     except BaseException:
         try:
@@ -142,10 +225,11 @@ def one_line(error):
 
 
 def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
-    """Run ``process(job) -> (picture, image_format, regions, notes)`` for every job.
+    """Run ``process(job) -> Processed`` for every job and write each result atomically.
 
     ``process`` raises to fail a file; ``NoMarkedRegion`` marks it unmarked.
-    Returns the list of outcomes in job order.
+    A Ctrl-C stops the batch between (or inside) pages: the page being
+    worked on is not written, and the returned :class:`Batch` says so.
     """
     from tqdm import tqdm
 
@@ -154,35 +238,48 @@ def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
     remove_stale_partials({job.output.parent for job in jobs})
     outcomes = []
     bar = tqdm(jobs, unit="page", disable=not progress, leave=False, dynamic_ncols=True)
-    for job in bar:
-        started = time.perf_counter()
-        if job.output.exists() and not overwrite:
-            outcomes.append(Outcome(job.display, "skipped", str(job.output), notes=["output exists"]))
-            continue
+    say = bar.write if progress else echo
+    try:
+        for job in bar:
+            outcomes.append(_run_job(job, process, overwrite, say, NoMarkedRegion))
+    except KeyboardInterrupt:
+        return Batch(outcomes, interrupted=True, total=len(jobs))
+    finally:
+        bar.close()
+    return Batch(outcomes, total=len(jobs))
+
+
+def _run_job(job, process, overwrite, say, unmarked_error):
+    started = time.perf_counter()
+    if job.output.exists() and not overwrite:
+        return Outcome(job.display, "skipped", str(job.output), notes=["output exists"])
+    outcome = Outcome(job.display, "failed")
+    try:
+        processed = process(job)
+        outcome.regions, outcome.notes, outcome.warnings = (processed.regions, list(processed.notes),
+                                                            list(processed.warnings))
         try:
-            picture, image_format, regions, notes = process(job)
-            try:
-                write_atomically(picture, job.output, image_format)
-            except OSError as error:
-                raise OSError(f"cannot write {job.output} ({error.strerror or error})") from None
-            outcome = Outcome(job.display, "written", str(job.output), regions, notes=list(notes))
-        except NoMarkedRegion as error:
-            outcome = Outcome(job.display, "unmarked", error=one_line(error))
-            bar.write(f"warning: {job.display}: {one_line(error)} (not written)") if progress else echo(
-                f"warning: {job.display}: {one_line(error)} (not written)")
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as error:  # noqa: BLE001 - one bad page must not stop the batch
-            outcome = Outcome(job.display, "failed", error=one_line(error))
-            message = f"error: {job.display}: {one_line(error)}"
-            bar.write(message) if progress else echo(message)
-        outcome.seconds = round(time.perf_counter() - started, 3)
-        outcomes.append(outcome)
-    bar.close()
-    return outcomes
+            write_atomically(processed.picture, job.output, processed.image_format)
+        except OSError as error:
+            raise OSError(f"cannot write {job.output} ({error.strerror or error})") from None
+        outcome.status, outcome.output = "written", str(job.output)
+        for warning in outcome.warnings:
+            say(f"warning: {job.display}: {warning}")
+    except unmarked_error as error:
+        outcome.status, outcome.error = "unmarked", one_line(error)
+        say(f"warning: {job.display}: {one_line(error)} (not written)")
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:  # noqa: BLE001 - one bad page must not stop the batch
+        outcome.error = one_line(error)
+        say(f"error: {job.display}: {one_line(error)}")
+    outcome.seconds = round(time.perf_counter() - started, 3)
+    return outcome
 
 
-def summarise(outcomes, command, output_dir, seconds):
+def summarise(batch, command, output_dir, seconds):
+    """(the one-line summary, the exit code) of a batch."""
+    outcomes = batch.outcomes
     counts = {status: 0 for status in ("written", "skipped", "unmarked", "failed")}
     for outcome in outcomes:
         counts[outcome.status] += 1
@@ -190,15 +287,28 @@ def summarise(outcomes, command, output_dir, seconds):
     if counts["unmarked"]:
         parts.append(f"{counts['unmarked']} without marked region")
     parts.append(f"{counts['failed']} failed")
+    warned = sum(1 for outcome in outcomes if outcome.warnings)
+    if warned:
+        parts.append(f"{warned} with warnings (see above)")
+    line = f"decensor {command}: {', '.join(parts)} -> {output_dir} ({seconds:.1f} s)"
+    if batch.interrupted:
+        return (f"{line}\ninterrupted: {len(outcomes)} of {batch.total} done; re-run the same command to continue "
+                "(finished pages are skipped)"), EXIT_INTERRUPTED
     code = EXIT_OK if counts["failed"] == 0 and counts["unmarked"] == 0 else EXIT_SOME_FAILED
-    return f"decensor {command}: {', '.join(parts)} -> {output_dir} ({seconds:.1f} s)", code
+    return line, code
 
 
 def write_report(outcomes, path):
-    """JSON list, one record per input; written atomically too."""
+    """JSON list, one record per input; written atomically, or to standard output for ``-``."""
+    text = json.dumps([asdict(o) for o in outcomes], indent=1, ensure_ascii=False)
+    if str(path) == "-":
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump([asdict(o) for o in outcomes], stream, indent=1, ensure_ascii=False)
+        stream.write(text)
+    os.chmod(temporary, _file_mode())
     os.replace(temporary, path)

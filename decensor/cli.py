@@ -28,12 +28,13 @@ def main():
     """Restore the parts of drawn images hidden under bars or mosaics."""
 
 
-def _batch_options(command):
-    """Options every page command shares (output, paint, safety, report)."""
+def _batch_options(models_help):
+    """Options every page command shares (output, paint, safety, report); ``models_help`` names its models."""
     options = [
         click.argument("inputs", nargs=-1, type=click.Path(path_type=Path)),
         click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=DEFAULT_OUTPUT,
-                     show_default=True, help="Folder for the results (same names and formats as the inputs)."),
+                     show_default=True, help="Folder for the results (same names and formats as the inputs); "
+                                             "with one input file, an output file such as result.png."),
         click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders and keep their structure."),
         click.option("--color", default="#00ff00", show_default=True, callback=_color,
                      help="Colour of the paint that marks regions: #rrggbb or r,g,b."),
@@ -45,19 +46,24 @@ def _batch_options(command):
         click.option("--overwrite", is_flag=True, help="Replace outputs that already exist (default: skip them)."),
         click.option("--copy-unmarked", is_flag=True,
                      help="Write pages with nothing to restore unchanged instead of reporting them."),
-        click.option("--report", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Write a JSON record per input (status, output, regions, seconds, error)."),
+        click.option("--report", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+                     help="Write a JSON record per input (status, output, regions, seconds, error, "
+                          "warnings); - writes it to standard output."),
         click.option("--allow-output-inside-input", is_flag=True,
                      help="Permit an output folder inside an input folder."),
         click.option("--max-pixels", type=click.IntRange(1, None), default=300_000_000, show_default=True,
                      help="Refuse pages with more pixels than this, before decoding them."),
         click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False),
-                     help="Folder holding bar.npz and bar.json (default: the shipped models/)."),
+                     help=f"Folder holding {models_help} (default: the shipped models/)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; errors are still printed."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def _common(kwargs):
@@ -72,7 +78,8 @@ def _common(kwargs):
 
 
 _EXIT_STATUS = """Exit status: 0 all pages done, 1 some pages failed or had nothing to restore,
-2 the command could not start (bad option, missing input or model, output inside input)."""
+2 the command could not start (bad option, missing input or model, output inside input or not
+writable), 130 interrupted by Ctrl-C (re-run to continue)."""
 
 
 @main.command(
@@ -86,7 +93,7 @@ Examples:
 
 """ + _EXIT_STATUS
 )
-@_batch_options
+@_batch_options("bar.npz and bar.json")
 @click.option("--masks", "masks_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Folder of black/white mask images matched by file stem (white = fill) instead of paint.")
 def bar(**kwargs):
@@ -111,7 +118,7 @@ Examples:
 
 """ + _EXIT_STATUS
 )
-@_batch_options
+@_batch_options("mosaic.npz, mosaic.json, bar.npz and bar.json")
 @click.option("--originals", "originals_dir", type=click.Path(path_type=Path, file_okay=False),
               default=DEFAULT_ORIGINALS, show_default=True,
               help="Un-marked pages with the mosaic, matched to INPUTS by file stem (any extension).")

@@ -9,6 +9,7 @@ It adapts pages to the bar pipeline (:class:`decensor.bar.BarFill`) and back:
 pages keep their mode, alpha and metadata, and only the hole changes.
 """
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +33,18 @@ class PaintSettings:
     min_region: int = masks.DEFAULT_MIN_REGION
     fringe: int = masks.DEFAULT_FRINGE
     grow: int = masks.DEFAULT_GROW
+    core_tolerance: int = masks.DEFAULT_CORE_TOLERANCE
+    lean: float = masks.DEFAULT_LEAN
 
-    def detect(self, rgb):
-        return masks.detect_paint(rgb, tuple(self.color), self.tolerance, self.min_region, self.fringe, self.grow)
+    def find(self, rgb, jpeg=False):
+        """The paint on an 8-bit RGB page (a :class:`decensor.masks.Paint`); a JPEG page's rim reaches farther."""
+        fringe = max(self.fringe, masks.JPEG_FRINGE) if jpeg and self.fringe else self.fringe
+        lean = min(self.lean, masks.JPEG_LEAN) if jpeg else self.lean
+        return masks.find_paint(rgb, tuple(self.color), self.tolerance, self.min_region, fringe, self.grow,
+                                self.core_tolerance, lean)
+
+    def detect(self, rgb, jpeg=False):
+        return self.find(rgb, jpeg).hole
 
 
 class Decensor:
@@ -59,7 +69,7 @@ class Decensor:
         """The boolean hole for a page: the given mask, or the paint found on it."""
         if mask is not None:
             return masks.mask_from_array(mask, picture.size)
-        return self.paint.detect(images.rgb_view(picture))
+        return self.paint.detect(images.rgb_view(picture), jpeg=picture.format == "JPEG")
 
     def fill_picture(self, picture, hole, copy=True):
         """Fill a decoded page; the result keeps its mode, alpha and metadata.
@@ -68,19 +78,28 @@ class Decensor:
         """
         if not hole.any():
             raise NoMarkedRegion("no marked region found")
-        filled = self.pipeline.fill(images.rgb_view(picture), hole)
+        filled = self.pipeline.fill(images.fill_view(picture), hole)
         return images.with_fill(picture, filled, hole, copy=copy)
 
     def fill(self, image, mask=None):
-        """Fill a PIL image or numpy array; returns the same kind of object.
+        """Fill a PIL image, a numpy array or an image file; returns a PIL image for a PIL image or a
+        file (path string or os.PathLike), an array for an array.
 
-        ``mask``: None to use the paint on the page, else a boolean/0-255 array
-        or PIL image (true or white = fill) of the page's size.
+        ``mask``: None to use the paint on the page, else a boolean/0-255 array,
+        PIL image or image file (true or white = fill) of the page's size.
+        Raises :class:`NoMarkedRegion` when nothing is marked and
+        :class:`decensor.inpaint.InpaintError` when everything is.
         """
         from PIL import Image
 
+        if isinstance(mask, (str, os.PathLike)):
+            with Image.open(mask) as opened:
+                mask = np.array(opened.convert("L"))
         if isinstance(mask, Image.Image):
             mask = np.array(mask.convert("L"))
+        if isinstance(image, (str, os.PathLike)):
+            picture = images.open_picture(image)
+            return images.to_pil(self.fill_picture(picture, self.hole_of(picture, mask)))
         if isinstance(image, Image.Image):
             picture = images.picture_from_pil(image)
             result = self.fill_picture(picture, self.hole_of(picture, mask))

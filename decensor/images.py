@@ -117,6 +117,16 @@ def _png_bit_depth(path_or_file):
     return head[24] if len(head) >= 26 and head[12:16] == b"IHDR" else None
 
 
+def _sixteen_bit_colour(image, path):
+    """Whether a colour PNG or TIFF stores 16 bits per channel (Pillow hides it: it decodes 8)."""
+    if image.format == "PNG":
+        return _png_bit_depth(path) == 16
+    if image.format == "TIFF":
+        bits = getattr(image, "tag_v2", {}).get(258)  # BitsPerSample
+        return bits is not None and max(np.atleast_1d(bits)) > 8
+    return False
+
+
 def _webp_is_lossless(path_or_file):
     return b"VP8L" in _file_head(path_or_file, 64)
 
@@ -175,10 +185,10 @@ def open_picture(path, max_pixels=MAX_PIXELS):
                     f"animated image with {frames} frames is not supported: extract the frames "
                     "and fill them one by one (nothing was written)"
                 )
-            if image.format == "PNG" and image.mode in {"RGB", "RGBA"} and _png_bit_depth(path) == 16:
+            if image.mode in {"RGB", "RGBA"} and _sixteen_bit_colour(image, path):
                 raise ImageFormatError(
-                    "16-bit colour PNG: it would be decoded at 8 bits and lose precision; "
-                    "convert it to 8 bits per channel first (16-bit grayscale is supported)"
+                    f"16-bit colour {image.format}: Pillow would decode it at 8 bits and it would lose "
+                    "precision; convert it to 8 bits per channel first (16-bit grayscale is supported)"
                 )
             if image.format == "WEBP":
                 image._decensor_webp_lossless = _webp_is_lossless(path)
@@ -231,6 +241,18 @@ def rgb_view(picture):
     return np.array(to_pil(picture).convert("RGB"))
 
 
+def fill_view(picture):
+    """The RGB view a pipeline fills: 8-bit, or float 0..255 for pages of more than 8 bits.
+
+    A 16-bit page is then filled at its own precision (its first guess and
+    blend in float) instead of through 256 levels.
+    """
+    if picture.mode in {"I;16", "I;16B", "I;16L", "I", "F"}:
+        gray = _gray_to_unit(picture.pixels, picture.mode) * np.float32(255.0)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    return rgb_view(picture)
+
+
 def luma(rgb):
     """ITU-R 601 luma, as Pillow's RGB->L conversion computes it."""
     rgb = rgb.astype(np.float32)
@@ -256,8 +278,10 @@ def keep_grey(rgb, filled, hole):
     slightly coloured values; the grey is the fill's luma.
     """
     if looks_grayscale(rgb, ~hole):
-        gray = np.round(luma(filled[hole])).astype(np.uint8)
-        filled[hole] = gray[:, None]
+        gray = luma(filled[hole])
+        if np.issubdtype(filled.dtype, np.integer):
+            gray = np.round(gray)
+        filled[hole] = gray.astype(filled.dtype)[:, None]
     return filled
 
 

@@ -61,8 +61,10 @@ class _GroupBlend:
         """Write the reached pixels into ``work``, clear them from ``remaining``; returns their count."""
         reached = (self.weight_sum > 0) & self.own & remaining[self.area.slices]
         if reached.any():
-            values = self.total[reached] / self.weight_sum[reached][:, None]
-            work[self.area.slices][reached] = np.round(values * 255.0).astype(np.uint8)
+            values = self.total[reached] / self.weight_sum[reached][:, None] * 255.0
+            if np.issubdtype(work.dtype, np.integer):
+                values = np.round(values)
+            work[self.area.slices][reached] = values.astype(work.dtype)
             remaining[self.area.slices] &= ~reached
         return int(reached.sum())
 

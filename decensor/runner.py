@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from . import images, masks
-from .batch import (EXIT_USAGE, UsageError, collect_jobs, run_jobs, summarise,
-                    write_report)
+from .batch import (EXIT_INTERRUPTED, EXIT_USAGE, Processed, UsageError, check_writable, collect_jobs,
+                    names_a_file, run_jobs, summarise, unlisted_subfolder_images, write_report)
+from .modelfile import ModelFileError, check_model
 from .engine import NoMarkedRegion, PaintSettings
 
 
@@ -52,25 +53,38 @@ class BarProcessor:
         return BarFill.load(self.models_dir)
 
     def hole_for(self, job, picture):
+        """(the hole, warnings about how it was found); NoMarkedRegion says why there is none."""
         if self.masks_dir is not None:
             mask_file = find_by_stem(self.masks_dir, job.source)
             if mask_file is None:
                 raise masks.MaskError(f"no mask named {job.source.stem}.* in {self.masks_dir}")
-            return masks.load_mask_file(mask_file, picture.size, picture.orientation)
-        return self.paint.detect(images.rgb_view(picture))
+            mask = masks.load_mask_file(mask_file, picture.size, picture.orientation)
+            if not mask.marks_anything:
+                raise NoMarkedRegion(f"no marked region found: {mask.why_empty()}")
+            return mask.hole, []
+        paint = self.paint.find(images.rgb_view(picture), jpeg=picture.format == "JPEG")
+        if not paint.hole.any():
+            raise NoMarkedRegion("no marked region found")
+        return paint.hole, paint.warnings()
+
+    def unmarked(self, picture, image_format, error):
+        """A page with nothing to restore: written unchanged with --copy-unmarked, else reported."""
+        if self.copy_unmarked:
+            return Processed(picture, image_format)
+        raise error
 
     def __call__(self, job):
         from .regions import count_regions
 
         picture = images.open_picture(job.source, self.max_pixels)
         image_format = images.format_for(job.output, picture.format)
-        hole = self.hole_for(job, picture)
-        if not hole.any():
-            if self.copy_unmarked:
-                return picture, image_format, 0, []
-            raise NoMarkedRegion("no marked region found")
-        filled = self.pipeline.fill(images.rgb_view(picture), hole)
-        return images.with_fill(picture, filled, hole, copy=False), image_format, count_regions(hole), []
+        try:
+            hole, warnings = self.hole_for(job, picture)
+        except NoMarkedRegion as error:
+            return self.unmarked(picture, image_format, error)
+        filled = self.pipeline.fill(images.fill_view(picture), hole)
+        return Processed(images.with_fill(picture, filled, hole, copy=False), image_format, count_regions(hole),
+                         warnings=warnings)
 
 
 class MosaicProcessor(BarProcessor):
@@ -125,21 +139,19 @@ class MosaicProcessor(BarProcessor):
     def __call__(self, job):
         marked = images.open_picture(job.source, self.max_pixels)
         image_format = images.format_for(job.output, marked.format)
+        warnings = []
         if self.auto:
             picture = marked
             regions = self._found_regions(job, picture)
         else:
-            hole = self.paint.detect(images.rgb_view(marked))
-            if not hole.any():
-                if self.copy_unmarked:
-                    return marked, image_format, 0, []
-                raise NoMarkedRegion("no marked region found")
+            try:
+                hole, warnings = self.hole_for(job, marked)
+            except NoMarkedRegion as error:
+                return self.unmarked(marked, image_format, error)
             picture = self._original_for(job, marked)
             regions = [(None, hole)]  # the grid is measured inside the marks
         if not regions:
-            if self.copy_unmarked:
-                return picture, image_format, 0, []
-            raise NoMarkedRegion("no mosaic found")
+            return self.unmarked(picture, image_format, NoMarkedRegion("no mosaic found"))
         rgb = images.rgb_view(picture).copy()
         hole_total = np.zeros(rgb.shape[:2], bool)
         notes = []
@@ -149,7 +161,7 @@ class MosaicProcessor(BarProcessor):
             notes.append(f"block {used.size} px, grid offset ({used.offset_x}, {used.offset_y})"
                          if used else "no mosaic grid found: filled as a hole")
         result = images.with_fill(picture, rgb, hole_total, copy=False)
-        return result, image_format, len(regions), notes
+        return Processed(result, image_format, len(regions), notes, warnings)
 
 
 def run_bar(inputs, output_dir, recursive=False, masks_dir=None, paint=None, overwrite=False,
@@ -180,32 +192,38 @@ def run_mosaic(inputs, output_dir, originals_dir=None, auto=False, save_masks=No
 
 def run_command(name, processor, inputs, output_dir, recursive, overwrite, report,
                 allow_output_inside_input, models_dir, quiet, started=None, echo=None):
-    """The shared batch flow: collect, check the model, process, summarise, report."""
+    """The shared batch flow: collect, check the output folder and the models, process, summarise, report."""
     echo = echo or (lambda message: print(message, file=sys.stderr))
     started = started or time.perf_counter()
     try:
         jobs, early_failures = collect_jobs(inputs, output_dir, recursive, allow_output_inside_input)
-    except UsageError as error:
-        echo(f"error: {error}")
-        return EXIT_USAGE
-    for failure in early_failures:
-        echo(f"error: {failure.input}: {failure.error}")
-    if not jobs and not early_failures:
-        echo(f"error: no images found in {', '.join(map(str, inputs))}")
-        return EXIT_USAGE
-    if any(not job.output.exists() or overwrite for job in jobs):
-        from .modelfile import ModelFileError, check_model
-
-        try:
+        for failure in early_failures:
+            echo(f"error: {failure.input}: {failure.error}")
+        if not jobs and not early_failures:
+            echo(f"error: {_nothing_found(inputs, recursive)}")
+            return EXIT_USAGE
+        if any(not job.output.exists() or overwrite for job in jobs):
+            check_writable(Path(output_dir).parent if names_a_file(output_dir) else output_dir)
             for model in processor.models:
                 check_model(model, models_dir)
-        except ModelFileError as error:
-            echo(f"error: {error}")
-            return EXIT_USAGE
-    outcomes = early_failures + run_jobs(jobs, processor, overwrite, progress=not quiet, echo=echo)
-    line, code = summarise(outcomes, name, output_dir, time.perf_counter() - started)
+    except (UsageError, ModelFileError) as error:
+        echo(f"error: {error}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        echo("interrupted before any page was done")
+        return EXIT_INTERRUPTED
+    # A progress bar only on a terminal: in a log it is a trail of carriage returns.
+    batch = run_jobs(jobs, processor, overwrite, progress=not quiet and sys.stderr.isatty(), echo=echo)
+    batch.outcomes = early_failures + batch.outcomes
+    line, code = summarise(batch, name, output_dir, time.perf_counter() - started)
     if report:
-        write_report(outcomes, report)
-    if not quiet:
+        write_report(batch.outcomes, report)
+    if not quiet or batch.interrupted:
         echo(line)
     return code
+
+
+def _nothing_found(inputs, recursive):
+    message = f"no images found in {', '.join(map(str, inputs))}"
+    hidden = 0 if recursive else unlisted_subfolder_images(inputs)
+    return message + (f" (their sub-folders hold {hidden}: add --recursive)" if hidden else "")

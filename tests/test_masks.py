@@ -85,7 +85,7 @@ def test_mask_file_white_means_fill_and_size_must_match(tmp_path):
     mask[5:10, 5:25] = 255
     path = tmp_path / "m.png"
     Image.fromarray(mask).save(path)
-    hole = masks.load_mask_file(path, (30, 20))
+    hole = masks.load_mask_file(path, (30, 20)).hole
     assert hole.sum() == 5 * 20 and hole[5:10, 5:25].all()
     with pytest.raises(masks.MaskError, match="30x20"):
         masks.load_mask_file(path, (31, 20))
