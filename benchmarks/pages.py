@@ -50,9 +50,43 @@ def paint_bars(rgb, bars, soft_edges=True):
 
 def benchmark_page(marked_fraction=0.05, regions=4, seed=500):
     """The speed benchmark's 1654x2339 grayscale page with ``regions`` square marks."""
-    height, width = 2339, 1654
-    gray = tiled_page(height, width, seed)
-    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    gray = tiled_page(2339, 1654, seed)
+    return square_marks(np.repeat(gray[..., None], 3, axis=-1), marked_fraction, regions, seed)
+
+
+def art_page(height=2339, width=1654, gray=False, seed=0):
+    """A page of real art: the independent set's images (never trained or tuned on) laid out in panels.
+
+    Each panel is one image, scaled to cover its cell and cropped; panels are
+    separated by white gutters, as on a comic page. ``gray`` gives the same
+    page in grey, stored as RGB.
+    """
+    from decensor.training.sources import independent_images
+
+    paths = independent_images()
+    if not paths:
+        raise SystemExit("the independent real-art set is missing: run `decensor data fetch --independent`")
+    rng = np.random.default_rng(seed)
+    picked = [paths[i] for i in rng.permutation(len(paths))]
+    page = np.full((height, width, 3), 255, np.uint8)
+    rows, cols, gutter = 4, 3, 16
+    cell_h, cell_w = (height - gutter) // rows, (width - gutter) // cols
+    for index in range(rows * cols):
+        top, left = gutter + (index // cols) * cell_h, gutter + (index % cols) * cell_w
+        with Image.open(picked[index % len(picked)]) as opened:
+            art = opened.convert("RGB")
+        scale = max((cell_h - gutter) / art.height, (cell_w - gutter) / art.width)
+        art = art.resize((max(1, round(art.width * scale)), max(1, round(art.height * scale))), Image.LANCZOS)
+        crop = np.asarray(art)[: cell_h - gutter, : cell_w - gutter]
+        page[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+    if gray:
+        page = np.repeat(np.asarray(Image.fromarray(page).convert("L"))[..., None], 3, axis=-1)
+    return page
+
+
+def square_marks(page, marked_fraction, regions=4, seed=500):
+    """``page`` with ``regions`` green squares covering ``marked_fraction`` of it (as benchmark_page marks)."""
+    height, width = page.shape[:2]
     side = int(np.sqrt(marked_fraction * height * width / regions))
     rng = np.random.default_rng(seed)
     bars = []
@@ -60,7 +94,7 @@ def benchmark_page(marked_fraction=0.05, regions=4, seed=500):
         top = int((index + 0.5) * height / regions - side / 2)
         left = int(rng.uniform(50, width - side - 50))
         bars.append((left, top, left + side, top + side, 0))
-    return paint_bars(rgb, bars, soft_edges=False)
+    return paint_bars(page, bars, soft_edges=False)
 
 
 def make_samples():

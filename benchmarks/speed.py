@@ -1,10 +1,16 @@
-"""Speed and memory of `decensor bar` on a manga page (issue: seconds per page, bounded memory).
+"""Speed and memory of `decensor bar` and `decensor mosaic` on 2 cores, against OpenCV Telea and PatchMatch.
 
-Measures, on the shipped model:
-  * the 1654x2339 grayscale page with 4 marks covering 5 %: fill time with the
-    model loaded, whole-command wall time (start-up included), peak memory;
-  * a page with one tiny mark;
-  * how time grows with the marked area.
+Pages (1654x2339, A4 at 200 dpi), each with 4 square marks covering 1, 5, 10
+and 20 % of it:
+  * the procedural grey manga page (benchmarks/pages.py, our own generator);
+  * a page of real colour art laid out in panels from the independent set
+    (`decensor data fetch --independent`: never trained or tuned on), and
+    the same page in grey.
+For each: the fill alone with the pipeline loaded (decode, fill, encode:
+best of 2), the whole `decensor bar` command in a fresh process (start-up
+included), and its peak memory. Telea and PatchMatch (pypatchmatch) fill
+the same 5 % pages in the same run. Mosaic: 384 px pages, marked and `--auto`,
+whole command per page. Training samples: first guesses per second.
 Writes the "speed" section of benchmarks/RESULTS.md. Stop other heavy work first.
 
     python benchmarks/speed.py
@@ -12,7 +18,6 @@ Writes the "speed" section of benchmarks/RESULTS.md. Stop other heavy work first
 
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,84 +29,180 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.pages import benchmark_page, paint_bars, tiled_page  # noqa: E402
+from benchmarks.pages import art_page, benchmark_page, square_marks, tiled_page  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 
+FRACTIONS = (0.01, 0.05, 0.10, 0.20)
 
-def fill_time(engine, path, repeats=3):
+
+def fill_time(engine, path, repeats=2):
+    """(best fill seconds, best seconds with decoding, finding the marks and encoding) with the pipeline loaded."""
     from decensor import images
     from decensor.batch import write_atomically
 
-    best = float("inf")
+    fills, totals = [], []
     for _ in range(repeats):
         started = time.perf_counter()
         picture = images.open_picture(path)
         hole = engine.hole_of(picture)
-        result = engine.fill_picture(picture, hole)
-        write_atomically(result, path.with_name("out_" + path.name), "PNG")
-        best = min(best, time.perf_counter() - started)
-    return best
+        view = images.fill_view(picture)
+        filling = time.perf_counter()
+        filled = engine.pipeline.fill(view, hole)
+        fills.append(time.perf_counter() - filling)
+        write_atomically(images.with_fill(picture, filled, hole), path.with_name("out_" + path.name), "PNG")
+        totals.append(time.perf_counter() - started)
+    return min(fills), min(totals)
 
 
-def command_run(path, out_dir):
-    """Wall time and peak RSS of the whole command in a fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def command_run(arguments):
+    """(wall seconds, peak MB) of one `decensor ...` command in a fresh process (peak from GNU time)."""
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "decensor", "bar", str(path), "-o", str(out_dir), "--overwrite", "-q"],
-        check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    finished = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "decensor", *map(str, arguments),
+                               "--overwrite", "-q"], capture_output=True, text=True)
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    if finished.returncode != 0:
+        raise RuntimeError(f"decensor {' '.join(map(str, arguments))} failed: {finished.stderr[-300:]}")
+    return wall, int(finished.stderr.strip().splitlines()[-1]) / 1024
+
+
+def classical_times(painted):
+    import cv2
+
+    hole = (painted == (0, 255, 0)).all(-1)
+    times = {}
+    started = time.perf_counter()
+    cv2.inpaint(painted, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+    times["telea"] = time.perf_counter() - started
+    try:
+        from patchmatch import patch_match
+
+        started = time.perf_counter()
+        patch_match.inpaint(painted, hole.astype(np.uint8) * 255, patch_size=5)
+        times["patchmatch"] = time.perf_counter() - started
+    except ImportError:
+        times["patchmatch"] = float("nan")
+    return times
+
+
+def bar_rows(engine, work):
+    art = art_page()
+    pages = {
+        "procedural grey page": lambda fraction: benchmark_page(fraction),
+        "real art, colour": lambda fraction: square_marks(art, fraction),
+        "real art, grey": lambda fraction: square_marks(art_page(gray=True), fraction),
+    }
+    rows, classical = [], {}
+    for name, make in pages.items():
+        for fraction in FRACTIONS:
+            painted = make(fraction)
+            path = work / f"{name.replace(' ', '_').replace(',', '')}_{int(fraction * 100)}.png"
+            Image.fromarray(painted).save(path)
+            fill, with_io = fill_time(engine, path)
+            runs = [command_run(["bar", path, "-o", work / "out"]) for _ in range(2 if fraction == 0.05 else 1)]
+            rows.append((name, fraction, fill, with_io, min(wall for wall, _ in runs), max(peak for _, peak in runs)))
+            if fraction == 0.05:
+                classical[name] = classical_times(painted)
+    return rows, classical
+
+
+def mosaic_rows(work):
+    from decensor.mosaic import Grid, pixelate
+
+    art = art_page()
+    sources = {"procedural page": np.repeat(tiled_page(384, 384, 31)[..., None], 3, -1),
+               "real art": art[400:784, 300:684]}
+    rows = []
+    for name, page in sources.items():
+        region = np.zeros(page.shape[:2], bool)
+        region[90:290, 70:310] = True
+        mosaicked, mask = pixelate(page, Grid(12, 6, 0), region)
+        folder, originals = work / f"mosaic_{name[:4]}", work / f"originals_{name[:4]}"
+        folder.mkdir(), originals.mkdir()
+        Image.fromarray(mosaicked).save(originals / "page.png")
+        marked = mosaicked.copy()
+        marked[mask] = (0, 255, 0)
+        Image.fromarray(marked).save(folder / "page.png")
+        marked_run = min(command_run(["mosaic", folder / "page.png", "--originals", originals, "-o", work / "mo"])
+                         for _ in range(2))
+        auto_run = min(command_run(["mosaic", "--auto", originals / "page.png", "-o", work / "ma"]) for _ in range(2))
+        rows.append((name, marked_run, auto_run))
+    return rows
+
+
+def training_rates():
+    """First guesses (training samples) per second for each task, 192 px crops."""
+    from decensor.training.dataset import random_crop
+    from decensor.training.procedural import manga_page
+    from decensor.training.tasks import task_for
+
+    rng = np.random.default_rng(0)
+    crops = [random_crop(np.repeat(manga_page((512, 512), seed=1_000_000 + k)[..., None], 3, -1), 192, rng)
+             for k in range(8)]
+    rates = {}
+    for name in ("bar", "mosaic"):
+        task = task_for(name)
+        task.batch(crops[:1], rng)  # (compiled kernels loaded)
+        started = time.perf_counter()
+        task.batch(crops, rng)
+        rates[name] = len(crops) / (time.perf_counter() - started)
+    return rates
+
+
+def report(engine, rows, classical, mosaics, rates):
+    cpu = platform.processor() or platform.machine()
+    five = {name: fill for name, fraction, fill, _, _, _ in rows if fraction == 0.05}
+    lines = [
+        "## Speed (`python benchmarks/speed.py`)",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores ({cpu}). Bar model `{engine.card.get('name', 'bar')}` sha256 "
+        f"{engine.card.get('sha256', '?')[:12]} ({'network runs' if engine.pipeline.correction.runs_network else 'zero correction: synthesis only'}). "
+        f"Pages 1654x2339 with 4 square marks; real-art pages are panels of the independent set. "
+        f"Date: {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| page | marked | fill alone (loaded) | with decode, marks, encode | whole command | peak memory |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, fraction, fill, with_io, wall, peak in rows:
+        lines.append(f"| {name} | {fraction:.0%} | {fill:.2f} s | {with_io:.2f} s | {wall:.2f} s | {peak:.0f} MB |")
+    lines += [
+        "",
+        "Targets: 5 % marked, whole command <= 3 s and fill alone <= 1 s; 20 % <= 3x the 5 % time; "
+        "peak memory <= 2048 MB.",
+        "",
+        "| page (5 % marked) | 20 % / 5 % fill time | OpenCV Telea (fill only) | PatchMatch (fill only) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in five:
+        twenty = next(fill for n, fraction, fill, _, _, _ in rows if n == name and fraction == 0.20)
+        lines.append(f"| {name} | {twenty / five[name]:.1f}x | {classical[name]['telea']:.2f} s | "
+                     f"{classical[name]['patchmatch']:.2f} s |")
+    lines += [
+        "",
+        "`decensor mosaic`, 384x384 page with a 12 px mosaic (about a third of it), whole command "
+        "(target <= 2 s both modes):",
+        "",
+        "| page | marked mode | `--auto` | peak memory |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, (marked_wall, marked_peak), (auto_wall, auto_peak) in mosaics:
+        lines.append(f"| {name} | {marked_wall:.2f} s | {auto_wall:.2f} s | {max(marked_peak, auto_peak):.0f} MB |")
+    lines += [
+        "",
+        f"Training samples with their first guess (192 px crops, both cores): bar {rates['bar']:.1f} per second, "
+        f"mosaic {rates['mosaic']:.1f} per second.",
+    ]
+    return "\n".join(lines)
 
 
 def main():
     from decensor import Decensor
 
     work = Path(tempfile.mkdtemp(prefix="decensor-speed-"))
-    page = benchmark_page()
-    page_path = work / "page.png"
-    Image.fromarray(page).save(page_path)
-    marked = float((page == (0, 255, 0)).all(-1).mean())
-
     engine = Decensor()
-    loaded = fill_time(engine, page_path)
-    walls, peaks = zip(*(command_run(page_path, work / "out") for _ in range(3)))
-
-    gray = np.repeat(tiled_page(2339, 1654, 500)[..., None], 3, -1)
-    tiny = paint_bars(gray, [(800, 1100, 830, 1112, 0)], soft_edges=False)
-    tiny_path = work / "tiny.png"
-    Image.fromarray(tiny).save(tiny_path)
-    tiny_time = fill_time(engine, tiny_path)
-
-    growth = []
-    for fraction in (0.01, 0.025, 0.05, 0.10, 0.20):
-        path = work / f"area_{fraction}.png"
-        Image.fromarray(benchmark_page(fraction)).save(path)
-        growth.append((fraction, fill_time(engine, path, repeats=2)))
-
-    cpu = platform.processor() or platform.machine()
-    lines = [
-        "## Speed (`python benchmarks/speed.py`)",
-        "",
-        f"Machine: {os.cpu_count()} CPU cores ({cpu}), TensorFlow CPU build, "
-        f"model `{engine.card.get('name', 'bar')}` sha256 {engine.card.get('sha256', '?')[:12]}, "
-        f"Date: {time.strftime('%Y-%m-%d')}.",
-        "",
-        "| measurement | result | target |",
-        "| --- | --- | --- |",
-        f"| 1654x2339 grey page, 4 marks, {marked:.1%} marked: fill + decode + encode, model loaded (best of 3) | {loaded:.2f} s | <= 3 s |",
-        f"| same page, whole `decensor bar` command incl. start-up (best of 3) | {min(walls):.2f} s | <= 8 s |",
-        f"| peak memory of that command | {max(peaks):.0f} MB | <= 2048 MB |",
-        f"| same page size, one 30x12 px mark | {tiny_time:.2f} s | a fraction of the above |",
-        "",
-        "Time against marked area (same page size, 4 square marks, model loaded):",
-        "",
-        "| marked area | seconds |",
-        "| --- | --- |",
-    ] + [f"| {fraction:.1%} | {seconds:.2f} |" for fraction, seconds in growth]
-    body = "\n".join(lines)
+    rows, classical = bar_rows(engine, work)
+    mosaics = mosaic_rows(work)
+    rates = training_rates()
+    body = report(engine, rows, classical, mosaics, rates)
     print(body)
     write_section("speed", body)
 

@@ -150,12 +150,15 @@ def data():
               help="Cache folder (default: $DECENSOR_CACHE or ~/.cache/decensor).")
 @click.option("--package", "packages", multiple=True,
               help="Fetch only this Debian package (repeatable). Default: every listed source.")
-def data_fetch(cache, packages):
+@click.option("--independent", is_flag=True,
+              help="Fetch the independent real-art set instead (benchmarks only: never trained or tuned on).")
+def data_fetch(cache, packages, independent):
     """Download the listed Debian packages and extract their images.
 
     Records package, version and licence of every image in <cache>/manifest.json
     and puts ~5 % of them in a held-out split. wesnoth-* packages are refused:
-    they are reserved for independent evaluation.
+    they are reserved for independent evaluation. With --independent the
+    independent set goes to <cache>/independent/ and <cache>/independent.json.
 
     \b
     Example:
@@ -166,7 +169,10 @@ def data_fetch(cache, packages):
     for package in packages:
         if package.startswith(RESERVED_PREFIXES):
             raise click.BadParameter(f"{package} is reserved for independent evaluation", param_hint="--package")
-    fetch(cache, list(packages) or None, log=click.echo)
+    try:
+        fetch(cache, list(packages) or None, log=click.echo, independent=independent)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--package") from None
 
 
 @main.command()

@@ -2,7 +2,8 @@
 
 A pipeline makes a first guess (:class:`decensor.guess.Guess`) and hands it to
 its correction. :class:`NetworkCorrection` runs the partial-convolution U-Net
-over the hole through the tiling engine (:func:`decensor.inpaint.inpaint`);
+(on ONNX Runtime, :mod:`decensor.inference`) over the hole through the tiling
+engine (:func:`decensor.inpaint.inpaint`);
 :data:`NO_CORRECTION` writes the guess as it is. A shipped model whose
 correction is still exactly zero loads as :data:`NO_CORRECTION`: its output
 would be its guess, so users get the same pixels without TensorFlow's
@@ -31,34 +32,29 @@ NO_CORRECTION = NoCorrection()
 
 
 class NetworkCorrection:
-    """A built network and its design, run over the hole tile by tile."""
+    """A network and its design, run over the hole tile by tile.
+
+    ``network(images, masks, guess inputs) -> (images, reached)`` on float32
+    NHWC batches: an :class:`decensor.inference.OnnxNetwork`, or a Keras
+    model of :func:`decensor.network.build_network` wrapped the same way.
+    """
 
     runs_network = True
 
-    def __init__(self, model, config, card=None, tile=DEFAULT_TILE, margin=DEFAULT_MARGIN,
+    def __init__(self, network, config, card=None, tile=DEFAULT_TILE, margin=DEFAULT_MARGIN,
                  batch_size=DEFAULT_BATCH):
         if tile % config.downsampling:
             raise ValueError(f"tile must be a multiple of {config.downsampling} for this network, got {tile}")
-        self.model = model
+        self.network = network
         self.config = config
         self.card = card or {}
         self.tile = tile
         self.margin = margin
         self.batch_size = batch_size
-        self._compiled = None
-
-    def predict(self, tiles, tile_masks, guesses):
-        """Run the network on a batch of float tiles; returns numpy (images, reached)."""
-        from keras import ops
-
-        if self._compiled is None:
-            self._compiled = _compile_for_inference(self.model)
-        output, reached = self._compiled(tiles, tile_masks, guesses)
-        return ops.convert_to_numpy(output), ops.convert_to_numpy(reached)
 
     def apply(self, rgb, hole, guess, progress=None):
         """``rgb`` (H, W, 3 uint8) with ``hole`` filled by the network's correction of ``guess``."""
-        return inpaint(rgb, hole, self.predict, tile=self.tile, margin=self.margin,
+        return inpaint(rgb, hole, self.network, tile=self.tile, margin=self.margin,
                        batch_size=self.batch_size, progress=progress, guess=guess.tile)
 
 
@@ -69,31 +65,19 @@ def load_correction(name, guess_kind, models_dir=None, tile=DEFAULT_TILE, margin
     Raises :class:`decensor.modelfile.ModelFileError` when the files are
     missing or damaged, or when the model corrects another pipeline's guess.
     """
-    config, arrays, card = modelfile.load_arrays(name, models_dir)
+    card = modelfile.check_model(name, models_dir)
+    config = modelfile.design_of(card, name, models_dir)
     if config.guess_kind != guess_kind:
         raise modelfile.ModelFileError(
             f"model {name} in {modelfile.model_paths(name, models_dir)[1].parent} corrects a "
             f"{config.guess_kind} guess, not a {guess_kind} one: it belongs to the other command"
         )
+    if card.get("zero_correction"):
+        return NoCorrection(card)  # (the card says so: no weights to read, no network to build)
+    config, arrays, card = modelfile.load_arrays(name, models_dir, verify=False)
     if modelfile.adds_nothing(arrays):
         return NoCorrection(card)
-    model = modelfile.build_model(config, arrays, str(modelfile.model_paths(name, models_dir)[0]))
-    return NetworkCorrection(model, config, card, tile, margin, batch_size)
+    from .inference import OnnxNetwork
 
-
-def _compile_for_inference(model):
-    """A traced graph on TensorFlow (one trace for every tile and batch size):
-    it runs faster than eager calls and frees each activation as soon as it
-    is used, which keeps peak memory down. Other backends call the model."""
-    import keras
-
-    def run(*inputs):
-        return model(list(inputs), training=False)
-
-    if keras.backend.backend() != "tensorflow":
-        return run
-    import tensorflow as tf
-
-    signature = [tf.TensorSpec([None, None, None, shape[-1]], tf.float32) for shape in
-                 (tuple(i.shape) for i in model.inputs)]
-    return tf.function(run, input_signature=signature)
+    modelfile.check_fit(config, arrays, str(modelfile.model_paths(name, models_dir)[0]))
+    return NetworkCorrection(OnnxNetwork(config, arrays), config, card, tile, margin, batch_size)

@@ -43,6 +43,28 @@ class NetworkConfig:
         """Inputs must be a multiple of this size."""
         return 2 ** (len(self.widths) - 1)
 
+    def weight_shapes(self):
+        """{weight path: shape} of the network this design builds (see :mod:`decensor.network`)."""
+        widths, kernels = self.widths, self.kernels
+        shapes = {}
+
+        def layer(name, kernel, inputs, outputs):
+            shapes[f"{name}/kernel"] = (kernel, kernel, inputs, outputs)
+            shapes[f"{name}/bias"] = (outputs,)
+
+        deepest = len(widths) - 1
+        inputs = 3 + self.guess_channels
+        for level, (width, kernel) in enumerate(zip(widths, kernels)):
+            layer(f"encode_{level}", kernel, inputs, width)
+            if level >= deepest - 1:
+                for extra in range(self.extra_deep_convs):
+                    layer(f"encode_{level}_extra_{extra}", 3, width, width)
+            inputs = width
+        for level in range(deepest - 1, -1, -1):
+            layer(f"decode_{level}", 3, widths[level + 1] + widths[level], widths[level])
+        layer("to_image", 3, widths[0] + 3, 3)
+        return shapes
+
     def to_dict(self):
         data = asdict(self)
         data["widths"] = list(self.widths)

@@ -35,6 +35,9 @@ def default_models_dir():
     return here.parent / "models"
 
 
+_VERIFIED = {}  # (weights path, size, mtime) -> sha256: a file is hashed once per process
+
+
 def sha256_of(path):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -81,6 +84,8 @@ def save_weights(model, config, name, models_dir, card_extra=None):
         "weights_file": weights_path.name,
         "sha256": sha256_of(weights_path),
         "parameters": int(sum(a.size for a in arrays.values())),
+        # Recorded so that loading a model that adds nothing reads no weights at all.
+        "zero_correction": adds_nothing(arrays),
     }
     card.update(card_extra or {})
     write_card(card, name, folder)
@@ -162,7 +167,11 @@ def check_model(name=DEFAULT_MODEL, models_dir=None):
             f"model weights {weights_path} are missing: restore the models/ folder "
             "(git checkout models/, or reinstall decensor)"
         )
-    actual = sha256_of(weights_path)
+    stat = weights_path.stat()
+    key = (str(weights_path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _VERIFIED:
+        _VERIFIED[key] = sha256_of(weights_path)
+    actual = _VERIFIED[key]
     if actual != card.get("sha256"):
         raise ModelFileError(
             f"model weights {weights_path} are damaged (sha256 {actual[:12]}… does "
@@ -181,17 +190,24 @@ def load_arrays(name=DEFAULT_MODEL, models_dir=None, verify=True):
             arrays = {key: archive[key].astype(np.float32) for key in archive.files}
     except (OSError, ValueError) as error:
         raise ModelFileError(f"model weights {weights_path} are unreadable: {error}") from None
+    return design_of(card, name, models_dir), arrays, card
+
+
+def design_of(card, name=DEFAULT_MODEL, models_dir=None):
+    """The network design a model's card records (ModelFileError if this version cannot build it)."""
     try:
-        config = NetworkConfig.from_dict(card["network"])
+        return NetworkConfig.from_dict(card["network"])
     except (DesignError, KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"model card {model_paths(name, models_dir)[1]} describes no network this "
                              f"version builds: {error}") from None
-    return config, arrays, card
 
 
-def assign_weights(model, arrays, source="weights"):
-    """Copy arrays into the model by weight path; every weight must be matched."""
-    expected = {variable.path: variable for variable in model.weights}
+def check_fit(config, arrays, source="weights"):
+    """Raise ModelFileError unless ``arrays`` hold exactly the weights ``config``'s network has."""
+    _check_shapes(config.weight_shapes(), arrays, source)
+
+
+def _check_shapes(expected, arrays, source):
     missing = sorted(set(expected) - set(arrays))
     unexpected = sorted(set(arrays) - set(expected))
     if missing or unexpected:
@@ -199,12 +215,16 @@ def assign_weights(model, arrays, source="weights"):
             f"{source} do not fit the network (missing {missing[:3]}, unexpected "
             f"{unexpected[:3]}): the model file belongs to another version of decensor"
         )
-    for path, variable in expected.items():
-        if tuple(variable.shape) != arrays[path].shape:
-            raise ModelFileError(
-                f"{source}: {path} has shape {arrays[path].shape}, the network wants "
-                f"{tuple(variable.shape)}"
-            )
+    for path, shape in expected.items():
+        if tuple(arrays[path].shape) != tuple(shape):
+            raise ModelFileError(f"{source}: {path} has shape {arrays[path].shape}, the network wants {tuple(shape)}")
+
+
+def assign_weights(model, arrays, source="weights"):
+    """Copy arrays into a Keras model by weight path; every weight must be matched."""
+    variables = {variable.path: variable for variable in model.weights}
+    _check_shapes({path: tuple(variable.shape) for path, variable in variables.items()}, arrays, source)
+    for path, variable in variables.items():
         variable.assign(arrays[path])
 
 

@@ -15,8 +15,10 @@ This is the classic multi-scale completion of Wexler, Shechtman and Irani
 Patches are matched and copied up to a brightness shift (see
 ``SynthesisSettings.shift_cost``), so shading and gradients continue at the
 right level.
-Everything is numpy and vectorised over all patches at once (propagation in
-jump-flood order instead of PatchMatch's serial scan). Pure functions:
+The pyramid and the EM loop are numpy; distances, propagation, random search
+and votes run over all patches of a level in compiled loops
+(:mod:`decensor.patchmatch`), in jump-flood order instead of PatchMatch's
+serial scan, in parallel on all cores. Pure functions:
 float images in, float images out; ``rng`` makes it reproducible, and
 :class:`SynthesisSettings` says how hard to search. Why each setting has its
 value is measured in ``benchmarks/TUNING.md``.
@@ -26,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+
+from . import patchmatch
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ def _colourful(image, hole):
 def _pyramid(image, hole, settings):
     """[(image, hole)] finest first; a coarser pixel is a hole only where all four below it are."""
     levels = [(image, hole)]
-    depth = ndimage.distance_transform_edt(hole).max()
+    depth = _hole_depth(hole)
     while True:
         image, hole = levels[-1]
         if (min(hole.shape) // 2 < max(settings.coarsest_side, 4 * settings.patch_radius + 2)
@@ -172,6 +176,17 @@ def _pyramid(image, hole, settings):
         levels.append(_halve(image, hole))
         depth /= 2
     return levels
+
+
+def _hole_depth(hole):
+    """The largest distance from a hole pixel to a known one (measured over the hole's own box only)."""
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    if len(rows) == 0:
+        return 0.0
+    box = hole[max(rows[0] - 1, 0):rows[-1] + 2, max(cols[0] - 1, 0):cols[-1] + 2]
+    if box.all():  # (nothing known inside the box: measure over the whole window)
+        box = hole
+    return float(ndimage.distance_transform_edt(box).max())
 
 
 def _halve(image, hole):
@@ -195,17 +210,21 @@ def _halve(image, hole):
 
 def _upsample(image, shape):
     """Nearest-neighbour 2x upsampling to ``shape`` (odd sizes repeat the last row/column)."""
-    rows = np.minimum(np.arange(shape[0]) // 2, image.shape[0] - 1)
-    cols = np.minimum(np.arange(shape[1]) // 2, image.shape[1] - 1)
-    return image[rows][:, cols]
+    up = image.repeat(2, axis=0)[: shape[0]].repeat(2, axis=1)[:, : shape[1]]
+    extra_rows, extra_cols = shape[0] - up.shape[0], shape[1] - up.shape[1]
+    if extra_rows > 0 or extra_cols > 0:
+        pad = ((0, max(extra_rows, 0)), (0, max(extra_cols, 0))) + ((0, 0),) * (image.ndim - 2)
+        up = np.pad(up, pad, mode="edge")
+    return up
 
 
 def _upsample_field(field, shape):
     """A coarse match field carried to the next level: double the match, keep the sub-offset."""
-    rows = np.arange(shape[0])[:, None]
-    cols = np.arange(shape[1])[None, :]
-    coarse = _upsample(field, shape)
-    return np.stack([coarse[..., 0] * 2 + rows % 2, coarse[..., 1] * 2 + cols % 2], axis=-1)
+    fine = _upsample(field, shape).astype(np.int32)
+    fine *= 2
+    fine[..., 0] += (np.arange(shape[0], dtype=np.int32) % 2)[:, None]
+    fine[..., 1] += (np.arange(shape[1], dtype=np.int32) % 2)[None, :]
+    return fine
 
 
 def _nearest_known(image, hole):
@@ -241,50 +260,32 @@ class _Level:
         self.offsets = (offsets[:, None] * self.padded_width + offsets[None, :]).ravel()
         self.target_index = (self.target_rows + radius) * self.padded_width + self.target_cols + radius
         trust = np.where(hole, settings.hole_trust, 1.0).astype(np.float32)[..., None]
-        self.target_trust = self._patches(self._patch_view(trust), self.target_rows, self.target_cols)[:, 0]
-        self.target_trust_sum = self.target_trust.sum(axis=-1)
+        self.trust = self._flat(trust)[:, 0].copy()
+        # Which target patch is centred on each (padded) pixel, for votes gathered pixel by pixel.
+        self.target_at = np.full(len(self.trust), -1, np.int64)
+        self.target_at[self.target_index] = np.arange(len(self.target_index))
+        self.hole_rows, self.hole_cols = np.nonzero(hole)
+        self.hole_index = self._source_index(self.hole_rows, self.hole_cols)
 
     def _flat(self, image):
-        padded = np.pad(image, ((self.radius, self.radius), (self.radius, self.radius), (0, 0)), mode="edge")
+        """``image`` with ``radius`` replicated pixels around it, as (pixels, channels) float32."""
+        r = self.radius
+        height, width = image.shape[:2]
+        padded = np.empty((height + 2 * r, width + 2 * r, image.shape[-1]), np.float32)
+        padded[r:r + height, r:r + width] = image
+        padded[:r, r:r + width] = image[:1]
+        padded[r + height:, r:r + width] = image[-1:]
+        padded[:, :r] = padded[:, r:r + 1]
+        padded[:, r + width:] = padded[:, r + width - 1:r + width]
         return padded.reshape(-1, image.shape[-1])
 
     def _source_index(self, rows, cols):
         return (rows + self.radius) * self.padded_width + cols + self.radius
 
-    def _patch_view(self, image):
-        """A (H, W, C, size, size) view: the patch centred on every pixel (edges replicated)."""
-        r = self.radius
-        padded = np.pad(image, ((r, r), (r, r), (0, 0)), mode="edge")
-        return np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1), axis=(0, 1))
-
-    @staticmethod
-    def _patches(view, rows, cols):
-        """(N, channels, pixels per patch) values of the patches centred at (rows, cols)."""
-        channels, size = view.shape[2], view.shape[3] * view.shape[4]
-        return view[rows, cols].reshape(len(rows), channels, size)
-
-    def distance(self, view, targets, rows, cols, which=None, all_sources=False):
-        """Trust-weighted squared differences between target patches (all, or ``which``) and the
-        candidate patches at (rows, cols), and the brightness shift (N, C) the copy gets
-        (see ``SynthesisSettings.match_brightness``); the distance is inf where the candidate may not be copied
-        (unless the caller already knows that ``all_sources`` may be)."""
-        wanted = targets if which is None else targets[which]
-        trust = self.target_trust if which is None else self.target_trust[which]
-        diff = wanted - self._patches(view, rows, cols)
-        weighted = diff * trust[:, None, :]
-        total = np.einsum("ncp,ncp->n", weighted, diff)
-        if self.settings.match_brightness:
-            # The weighted mean difference is the best shift; the distance is what remains.
-            trust_sum = self.target_trust_sum if which is None else self.target_trust_sum[which]
-            summed = np.einsum("ncp->nc", weighted)
-            shift = summed / trust_sum[:, None]
-            total -= (1.0 - self.settings.shift_cost) * (summed * shift).sum(axis=-1)
-            np.maximum(total, 0.0, out=total)
-        else:
-            shift = np.zeros(diff.shape[:2], np.float32)
-        if not all_sources:
-            total = np.where(self.source[rows, cols], total, np.inf)
-        return total, shift
+    def _kernel_args(self, flat):
+        """What every compiled kernel needs about this level (see :mod:`decensor.patchmatch`)."""
+        return (flat, self.trust, self.offsets, self.target_index, self.source, self.padded_width, self.radius,
+                np.float32(self.settings.shift_cost), self.settings.match_brightness)
 
     def initial_field(self, rng, carried):
         """A match for every pixel: the carried one where it is a valid source, else a random source."""
@@ -299,11 +300,21 @@ class _Level:
         field[bad, 1] = self.source_cols[picks]
         return field
 
+    def _distances_to(self, flat, rows, cols):
+        """(distance, brightness shift) of every target patch to the patch centred at (rows, cols) of
+        the same index; the distance is inf where that patch may not be copied."""
+        best = np.empty(len(self.target_index), np.float32)
+        best_shift = np.empty((len(self.target_index), flat.shape[1]), np.float32)
+        patchmatch.match_distances(flat, self.trust, self.offsets, self.target_index, self.source,
+                                   self.padded_width, self.radius, rows, cols,
+                                   np.float32(self.settings.shift_cost), self.settings.match_brightness, True,
+                                   best, best_shift)
+        return best, best_shift
+
     def field_distance(self, image, field):
         """The distance of every target patch to its current match."""
-        view = self._patch_view(image)
         rows, cols = self.target_rows, self.target_cols
-        return self.distance(view, self._patches(view, rows, cols), field[rows, cols, 0], field[rows, cols, 1])
+        return self._distances_to(self._flat(image), field[rows, cols, 0].copy(), field[rows, cols, 1].copy())
 
     def search(self, image, field, rng, iterations, local=False, max_radius=None):
         """PatchMatch: propagate good matches from neighbours, then search randomly around them.
@@ -312,42 +323,23 @@ class _Level:
         the large; propagate over short jumps only. ``max_radius`` bounds the
         random search (default: the whole level).
         """
-        view = self._patch_view(image)
+        flat = self._flat(image)
         rows, cols = self.target_rows, self.target_cols
-        targets = self._patches(view, rows, cols)  # fixed while searching
         best_rows = field[rows, cols, 0].copy()
         best_cols = field[rows, cols, 1].copy()
-        best, best_shift = self.distance(view, targets, best_rows, best_cols)
+        best, best_shift = self._distances_to(flat, best_rows, best_cols)
+        state = (best_rows, best_cols, best, best_shift)
+        kernel = self._kernel_args(flat)
         height, width = self.shape
-
-        def consider(cand_rows, cand_cols):
-            cand_rows = np.clip(cand_rows, 0, height - 1)
-            cand_cols = np.clip(cand_cols, 0, width - 1)
-            # Only candidates that may be copied and differ from the current match cost a distance.
-            which = np.flatnonzero(self.source[cand_rows, cand_cols]
-                                   & ((cand_rows != best_rows) | (cand_cols != best_cols)))
-            cand_rows, cand_cols = cand_rows[which], cand_cols[which]
-            d, shift = self.distance(view, targets, cand_rows, cand_cols, which, all_sources=True)
-            better = d < best[which]
-            which = which[better]
-            best_rows[which] = cand_rows[better]
-            best_cols[which] = cand_cols[better]
-            best[which] = d[better]
-            best_shift[which] = shift[better]
-
         for _ in range(iterations):
             for step in self.settings.local_steps if local else (4, 2, 1):
                 for dr, dc in ((0, step), (0, -step), (step, 0), (-step, 0)):
-                    # The neighbour's match, shifted back by the same step.
-                    nr = np.clip(rows + dr, 0, height - 1)
-                    nc = np.clip(cols + dc, 0, width - 1)
-                    field[rows, cols, 0] = best_rows
-                    field[rows, cols, 1] = best_cols
-                    consider(field[nr, nc, 0] - (nr - rows), field[nr, nc, 1] - (nc - cols))
+                    patchmatch.propagate(field, rows, cols, dr, dc, *kernel, *state)
             radius = max(height, width) if max_radius is None else min(max(height, width), max_radius)
             while radius >= 1:
-                consider(best_rows + rng.integers(-radius, radius + 1, len(rows)),
-                         best_cols + rng.integers(-radius, radius + 1, len(cols)))
+                jump_rows = rng.integers(-radius, radius + 1, len(rows))
+                jump_cols = rng.integers(-radius, radius + 1, len(cols))
+                patchmatch.random_search(jump_rows, jump_cols, *kernel, *state)
                 radius //= 2
         field[rows, cols, 0] = best_rows
         field[rows, cols, 1] = best_cols
@@ -356,9 +348,6 @@ class _Level:
     def vote(self, image, field, distance, shift, softness=None):
         """Each hole pixel becomes the weighted mean of what the overlapping matches put there."""
         flat = self._flat(image)
-        channels = image.shape[-1]
-        total = np.zeros((flat.shape[0], channels), np.float32)
-        weight_sum = np.zeros(flat.shape[0], np.float32)
         finite = np.isfinite(distance)
         distance = np.where(finite, distance, np.float32(1e30))
         softness = self.settings.vote_softness if softness is None else softness
@@ -372,14 +361,12 @@ class _Level:
         source_index = self._source_index(field[self.target_rows, self.target_cols, 0],
                                           field[self.target_rows, self.target_cols, 1])
         shifted = weight[:, None] * shift  # the same for every pixel of a copied patch
-        for offset in self.offsets:
-            target = self.target_index + offset
-            total[target] += weight[:, None] * flat[source_index + offset] + shifted
-            weight_sum[target] += weight
-        height, width = self.shape
-        r = self.radius
-        total = total.reshape(height + 2 * r, width + 2 * r, channels)[r:r + height, r:r + width]
-        weight_sum = weight_sum.reshape(height + 2 * r, width + 2 * r)[r:r + height, r:r + width]
-        voted = total / np.maximum(weight_sum, 1e-12)[..., None]
-        usable = self.hole & (weight_sum > 0)
-        return np.where(usable[..., None], voted, image).astype(np.float32)
+        total = np.empty((len(self.hole_index), flat.shape[1]), np.float32)
+        weight_sum = np.empty(len(self.hole_index), np.float32)
+        patchmatch.vote_sums(flat, self.offsets, self.target_at, self.hole_index, source_index, weight, shifted,
+                             total, weight_sum)
+        result = np.array(image, np.float32)
+        usable = weight_sum > 0
+        voted = total[usable] / np.maximum(weight_sum[usable], 1e-12)[:, None]
+        result[self.hole_rows[usable], self.hole_cols[usable]] = voted
+        return result

@@ -119,13 +119,20 @@ class MosaicProcessor(BarProcessor):
         return original
 
     def _found_regions(self, job, picture):
-        """[(grid, hole)] of the mosaics found on ``picture``; saved as a mask if asked."""
+        """[(grid, hole)] of the mosaics found on ``picture``, one per grid; saved as a mask if asked.
+
+        Detection may find one mosaic in several pieces: pieces on one grid are
+        restored together (one synthesis, one network pass).
+        """
         from .mosaic import find_mosaic
 
         found, regions = find_mosaic(images.rgb_view(picture))
         if self.save_masks is not None:
             self._write_mask(job, found)
-        return regions
+        by_grid = {}
+        for grid, piece in regions:
+            by_grid[grid] = by_grid[grid] | piece if grid in by_grid else piece
+        return list(by_grid.items())
 
     def _write_mask(self, job, found):
         from PIL import Image

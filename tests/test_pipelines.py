@@ -23,6 +23,7 @@ def _bar(folder):
 def test_a_zero_correction_is_skipped_and_the_hole_gets_exactly_the_patch_synthesis(tmp_path):
     from decensor import modelfile
     from decensor.correction import NetworkCorrection
+    from decensor.inference import OnnxNetwork
     from decensor.patchfill import fill_patches
 
     image, hole = _marked()
@@ -34,19 +35,46 @@ def test_a_zero_correction_is_skipped_and_the_hole_gets_exactly_the_patch_synthe
     filled = pipeline.fill(painted, hole)
     np.testing.assert_array_equal(filled, fill_patches(painted, hole))
     # Running the zero network anyway changes no pixel.
-    model, card = modelfile.load_model("bar", folder)
-    forced = NetworkCorrection(model, TINY, card, tile=64, margin=16)
+    config, arrays, card = modelfile.load_arrays("bar", folder)
+    forced = NetworkCorrection(OnnxNetwork(config, arrays), config, card, tile=64, margin=16)
     np.testing.assert_array_equal(forced.apply(painted, hole, pipeline.first_guess(painted, hole)), filled)
 
 
-def test_the_shipped_bar_pipeline_costs_no_tensorflow_start_up():
+@pytest.mark.parametrize("config", [TINY, TINY_MOSAIC], ids=["bar design", "mosaic design"])
+def test_the_onnx_network_computes_what_the_keras_network_computes(config):
+    import keras
+
+    from decensor.inference import OnnxNetwork
+    from decensor.network import build_network
+
+    keras.utils.set_random_seed(4)
+    model = build_network(config)
+    rng = np.random.default_rng(4)
+    for variable in model.weights:  # every layer live, the last one too
+        variable.assign(rng.normal(0, 0.2, tuple(variable.shape)).astype("float32"))
+    arrays = {v.path: np.asarray(v.numpy()) for v in model.weights}
+    mask = np.ones((2, 64, 64, 1), "float32")
+    mask[0, 10:40, 5:50] = 0
+    mask[1, 30:64, 20:30] = 0
+    image = rng.random((2, 64, 64, 3)).astype("float32") * mask
+    guess = rng.random((2, 64, 64, config.guess_channels)).astype("float32")
+    expected, expected_reach = (np.asarray(a) for a in model([image, mask, guess], training=False))
+    output, reached = OnnxNetwork(config, arrays)(image, mask, guess)
+    np.testing.assert_allclose(output, expected, atol=2e-5, rtol=1e-4)
+    np.testing.assert_array_equal(reached, expected_reach)
+
+
+@pytest.mark.parametrize("runs_network", [True, False], ids=["tiny live network", "shipped zero correction"])
+def test_the_bar_pipeline_never_imports_tensorflow(tmp_path, runs_network):
+    """A network that runs goes through ONNX Runtime; a zero correction is not even built."""
     import subprocess
     import sys
 
+    folder = save_tiny(TINY, "bar", tmp_path, correction_scale=0.05) if runs_network else SHIPPED_MODELS
     script = ("import sys, numpy as np; from decensor.bar import BarFill; "
-              f"p = BarFill.load({str(SHIPPED_MODELS)!r}); hole = np.zeros((40, 50), bool); hole[10:20, 10:30] = True; "
-              "p.fill(np.full((40, 50, 3), 200, np.uint8), hole); "
-              "assert not p.correction.runs_network, 'the shipped correction runs'; "
+              f"p = BarFill.load({str(folder)!r}, tile=64, margin=16); hole = np.zeros((40, 50), bool); "
+              "hole[10:20, 10:30] = True; p.fill(np.full((40, 50, 3), 200, np.uint8), hole); "
+              f"assert p.correction.runs_network == {runs_network}; "
               "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'keras imported'")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-500:]

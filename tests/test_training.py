@@ -66,7 +66,9 @@ def test_held_out_split_is_stable_and_about_five_percent():
 
 def test_reserved_packages_are_refused(tmp_path):
     with pytest.raises(ValueError, match="reserved"):
-        sources.fetch_package("wesnoth-1.16-data", tmp_path, 10)
+        sources.fetch_package("wesnoth-1.16-data", tmp_path, sources.Source("", 10))
+    with pytest.raises(ValueError, match="independent"):
+        sources.fetch(tmp_path, ["flare-game"])
 
 
 def test_mosaic_batch_layout_and_its_guess_input():

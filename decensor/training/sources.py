@@ -8,8 +8,18 @@ every package, its version, licence lines from its copyright file and the
 images taken from it. A stable hash of each image's name puts about 5 % of
 them into the held-out split that training never sees.
 
-The ``wesnoth-*`` packages are reserved for independent evaluation and are
-refused here.
+Two sets, never mixed:
+
+* the **training** set (``PACKAGES``), split 95 / 5 into training and the
+  held-out validation that decides shipping;
+* the **independent** real-art set (``INDEPENDENT``): whole packages that no
+  training, tuning or validation reads, cached under
+  ``<cache>/independent/`` with their own manifest; only the benchmarks
+  (``benchmarks/real_art.py``, ``benchmarks/speed.py``) score on it.
+
+The ``wesnoth-*`` packages are reserved for the project's outside
+evaluation and are refused here, as are the independent packages for
+training.
 """
 
 import hashlib
@@ -21,23 +31,46 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 
-# package -> (kind of art, most images to take)
+@dataclass(frozen=True)
+class Source:
+    """A Debian package of images: what kind of art, how many to take, and which files count."""
+
+    kind: str
+    limit: int
+    # Smallest side (after cropping to the drawn content) worth a crop.
+    min_side: int = 96
+    # Share of opaque pixels a file needs: sprite sheets and icons on transparency are mostly empty.
+    min_opaque: float = 0.0
+
+
 PACKAGES = {
-    "openclipart-png": ("clip art", 2500),
-    "tuxpaint-stamps-default": ("drawn stamps", 1200),
-    "gcompris-qt-data": ("drawn educational art", 1200),
-    "kdegames-card-data-kf5": ("card art (SVG)", 400),
-    "freedroidrpg-data": ("painted game art", 1000),
-    "plasma-workspace-wallpapers": ("painted wallpapers", 200),
-    "gnome-backgrounds": ("rendered wallpapers", 200),
+    "openclipart-png": Source("clip art", 2500),
+    "tuxpaint-stamps-default": Source("drawn stamps", 1200),
+    "gcompris-qt-data": Source("drawn educational art", 1200),
+    "kdegames-card-data-kf5": Source("card art (SVG)", 400),
+    "freedroidrpg-data": Source("painted game art", 1000),
+    "plasma-workspace-wallpapers": Source("painted wallpapers", 200),
+    "gnome-backgrounds": Source("rendered wallpapers", 200),
+    # Painted and rendered art of the kinds users fill: figures, scenes, textures.
+    "naev-data": Source("painted and rendered space art, portraits", 600, 192, 0.9),
+    "megaglest-data": Source("painted figures and textures", 500, 192, 0.9),
+    "freeorion-data": Source("painted space art", 300, 192, 0.9),
+    "endless-sky-data": Source("landscape photographs and renders", 400, 192, 0.9),
+    "supertuxkart-data": Source("painted textures and scenes", 800, 192, 0.9),
+}
+# The independent real-art set: never trained, tuned or validated on.
+INDEPENDENT = {
+    "flare-game": Source("painted portraits and scenes (CC-BY-SA)", 200, 192, 0.4),
+    "hedgewars-data": Source("drawn cartoon scenes", 150, 256, 0.95),
 }
 RESERVED_PREFIXES = ("wesnoth",)
-HELD_OUT_PERCENT = 5
-MIN_SIDE = 96
 MAX_SIDE = 1024
+HELD_OUT_PERCENT = 5
 _SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".svg", ".svgz"}
 
 
@@ -96,15 +129,15 @@ def _render(path):
         return None
 
 
-def normalise(image):
-    """Flatten on white, crop to content, bound the size; None if too small or empty."""
+def normalise(image, min_side=96, min_opaque=0.0):
+    """Flatten on white, crop to content, bound the size; None if too small, empty or mostly transparent."""
     alpha = np.array(image.getchannel("A"))
-    if alpha.max() == 0:
+    if alpha.max() == 0 or (alpha > 250).mean() < min_opaque:
         return None
     rows = np.flatnonzero(alpha.max(axis=1) > 0)
     cols = np.flatnonzero(alpha.max(axis=0) > 0)
     image = image.crop((cols[0], rows[0], cols[-1] + 1, rows[-1] + 1))
-    if min(image.size) < MIN_SIDE:
+    if min(image.size) < min_side:
         return None
     white = Image.new("RGBA", image.size, (255, 255, 255, 255))
     flat = Image.alpha_composite(white, image).convert("RGB")
@@ -120,8 +153,8 @@ def normalise(image):
     return flat
 
 
-def fetch_package(package, cache, limit, log=print):
-    """Download, unpack and normalise one package; returns its manifest entry."""
+def fetch_package(package, cache, source, log=print, images_dir="images"):
+    """Download, unpack and normalise one package into ``<cache>/<images_dir>/``; returns its manifest entry."""
     if package.startswith(RESERVED_PREFIXES):
         raise ValueError(f"{package} is reserved for independent evaluation")
     debs = cache / "debs"
@@ -132,7 +165,8 @@ def fetch_package(package, cache, limit, log=print):
         existing = list(debs.glob(f"{package}_*.deb"))
     deb = existing[0]
     version = deb.stem.split("_")[1] if "_" in deb.stem else "?"
-    out_dir = cache / "images" / package
+    limit = source.limit
+    out_dir = cache / images_dir / package
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch)
@@ -153,27 +187,33 @@ def fetch_package(package, cache, limit, log=print):
                 image = _render(path)
                 if image is None:
                     continue
-                flat = normalise(image)
+                flat = normalise(image, source.min_side, source.min_opaque)
                 if flat is None:
                     continue
                 flat.save(target)
             taken.append({"file": f"{package}/{name}", "source": relative,
                           "held_out": is_held_out(f"{package}/{relative}")})
     log(f"{package} {version}: {len(taken)} images ({', '.join(licences) or 'licence: see package'})")
-    return {"package": package, "version": version, "kind": PACKAGES.get(package, ("", 0))[0],
+    return {"package": package, "version": version, "kind": source.kind,
             "licences": licences, "images": taken}
 
 
-def fetch(cache=None, packages=None, log=print):
-    """Fetch every package (or the named ones) and write the manifest."""
+def fetch(cache=None, packages=None, log=print, independent=False):
+    """Fetch every package of the training set (or of the independent set, or the named ones) and
+    write its manifest."""
     cache = Path(cache) if cache else default_cache()
     cache.mkdir(parents=True, exist_ok=True)
-    manifest_path = cache / "manifest.json"
+    chosen = INDEPENDENT if independent else PACKAGES
+    for package in packages or ():
+        if not independent and package in INDEPENDENT:
+            raise ValueError(f"{package} belongs to the independent real-art set: it is never trained on")
+    manifest_path = cache / ("independent.json" if independent else "manifest.json")
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    for package in packages or PACKAGES:
-        limit = PACKAGES.get(package, ("", 1000))[1]
+    for package in packages or chosen:
+        source = chosen.get(package, Source("", 1000))
         try:
-            manifest[package] = fetch_package(package, cache, limit, log)
+            manifest[package] = fetch_package(package, cache, source, log,
+                                              "independent" if independent else "images")
         except (subprocess.CalledProcessError, OSError) as error:
             log(f"{package}: skipped ({error})")
             continue
@@ -183,8 +223,19 @@ def fetch(cache=None, packages=None, log=print):
     return manifest
 
 
+def independent_images(cache=None):
+    """Paths of the independent real-art set (``decensor data fetch --independent``), sorted."""
+    cache = Path(cache) if cache else default_cache()
+    manifest_path = cache / "independent.json"
+    if not manifest_path.exists():
+        return []
+    manifest = json.loads(manifest_path.read_text())
+    return sorted(cache / "independent" / item["file"] for entry in manifest.values() for item in entry["images"]
+                  if (cache / "independent" / item["file"]).exists())
+
+
 def image_lists(cache=None):
-    """(training paths, held-out paths) from the manifest."""
+    """(training paths, held-out paths) from the training manifest (never the independent set)."""
     cache = Path(cache) if cache else default_cache()
     manifest_path = cache / "manifest.json"
     if not manifest_path.exists():

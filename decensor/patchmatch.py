@@ -1,0 +1,159 @@
+"""The inner loops of patch synthesis, compiled to machine code with numba.
+
+Patch distances, PatchMatch propagation and random search, and the vote,
+over every target patch of one pyramid level. Images are flattened with a
+border of ``radius`` replicated pixels (``flat``: (pixels, channels) float32),
+so a patch centred at flat index ``i`` is ``flat[i + offsets]``. The algorithm
+is the one :mod:`decensor.patchfill` describes; the interpreter only drives
+the loops and draws the random numbers, so results are reproducible from the
+``rng`` as before. Distance loops run in parallel over target patches
+(``prange``); every target's update reads only the state before the step, as
+the vectorised numpy version did.
+
+Compiled on first use and cached beside the module (``cache=True``), so only
+the first run on a machine pays for compilation.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+INFINITE = np.float32(np.inf)
+
+
+@njit(cache=True, inline="always", fastmath=True)
+def _distance(flat, trust, offsets, target, source, shift_cost, match_brightness, shift_out):
+    """Trust-weighted squared difference of two patches, up to a brightness shift (written to shift_out).
+
+    Written out for one and for three channels: without branches in the
+    innermost loop the compiler vectorises it.
+    """
+    total = np.float32(0.0)
+    trust_sum = np.float32(0.0)
+    s0 = np.float32(0.0)
+    s1 = np.float32(0.0)
+    s2 = np.float32(0.0)
+    if flat.shape[1] == 1:
+        for o in offsets:
+            w = trust[target + o]
+            d = flat[target + o, 0] - flat[source + o, 0]
+            trust_sum += w
+            s0 += w * d
+            total += w * d * d
+    else:
+        for o in offsets:
+            w = trust[target + o]
+            d0 = flat[target + o, 0] - flat[source + o, 0]
+            d1 = flat[target + o, 1] - flat[source + o, 1]
+            d2 = flat[target + o, 2] - flat[source + o, 2]
+            trust_sum += w
+            s0 += w * d0
+            s1 += w * d1
+            s2 += w * d2
+            total += w * (d0 * d0 + d1 * d1 + d2 * d2)
+    channels = flat.shape[1]
+    if match_brightness:
+        # The weighted mean difference is the best shift; the distance is what remains.
+        shift_out[0] = s0 / trust_sum
+        explained = s0 * shift_out[0]
+        if channels == 3:
+            shift_out[1] = s1 / trust_sum
+            shift_out[2] = s2 / trust_sum
+            explained += s1 * shift_out[1] + s2 * shift_out[2]
+        total -= (np.float32(1.0) - shift_cost) * explained
+        if total < 0.0:
+            total = np.float32(0.0)
+    else:
+        for c in range(channels):
+            shift_out[c] = 0.0
+    return total
+
+
+@njit(cache=True, parallel=True)
+def match_distances(flat, trust, offsets, target_index, source, padded_width, radius, rows, cols,
+                    shift_cost, match_brightness, check_source, best, best_shift):
+    """The distance of every target patch to the candidate centred at (rows, cols) into best / best_shift;
+    inf where the candidate may not be copied (when ``check_source``)."""
+    for n in prange(len(target_index)):
+        if check_source and not source[rows[n], cols[n]]:
+            best[n] = INFINITE
+            for c in range(flat.shape[1]):
+                best_shift[n, c] = 0.0
+            continue
+        centre = (rows[n] + radius) * padded_width + cols[n] + radius
+        best[n] = _distance(flat, trust, offsets, target_index[n], centre, shift_cost, match_brightness,
+                            best_shift[n])
+
+
+@njit(cache=True, inline="always")
+def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source, padded_width, radius,
+              shift_cost, match_brightness, best_rows, best_cols, best, best_shift, scratch):
+    height, width = source.shape
+    cand_row = min(max(cand_row, 0), height - 1)
+    cand_col = min(max(cand_col, 0), width - 1)
+    # Only candidates that may be copied and differ from the current match cost a distance.
+    if not source[cand_row, cand_col] or (cand_row == best_rows[n] and cand_col == best_cols[n]):
+        return
+    centre = (cand_row + radius) * padded_width + cand_col + radius
+    d = _distance(flat, trust, offsets, target_index[n], centre, shift_cost, match_brightness, scratch)
+    if d < best[n]:
+        best[n] = d
+        best_rows[n] = cand_row
+        best_cols[n] = cand_col
+        for c in range(flat.shape[1]):
+            best_shift[n, c] = scratch[c]
+
+
+@njit(cache=True, parallel=True)
+def propagate(field, rows, cols, dr, dc, flat, trust, offsets, target_index, source, padded_width, radius,
+              shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
+    """Every target tries its neighbour's match (``dr``, ``dc`` away), shifted back by the same step."""
+    height, width = source.shape
+    for n in prange(len(rows)):
+        field[rows[n], cols[n], 0] = best_rows[n]
+        field[rows[n], cols[n], 1] = best_cols[n]
+    for n in prange(len(rows)):
+        scratch = np.empty(3, np.float32)
+        nr = min(max(rows[n] + dr, 0), height - 1)
+        nc = min(max(cols[n] + dc, 0), width - 1)
+        _consider(n, field[nr, nc, 0] - (nr - rows[n]), field[nr, nc, 1] - (nc - cols[n]), flat, trust, offsets,
+                  target_index, source, padded_width, radius, shift_cost, match_brightness,
+                  best_rows, best_cols, best, best_shift, scratch)
+
+
+@njit(cache=True, parallel=True)
+def random_search(jump_rows, jump_cols, flat, trust, offsets, target_index, source, padded_width, radius,
+                  shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
+    """Every target tries its best match moved by its own random jump."""
+    for n in prange(len(target_index)):
+        scratch = np.empty(3, np.float32)
+        _consider(n, best_rows[n] + jump_rows[n], best_cols[n] + jump_cols[n], flat, trust, offsets,
+                  target_index, source, padded_width, radius, shift_cost, match_brightness,
+                  best_rows, best_cols, best, best_shift, scratch)
+
+
+@njit(cache=True, parallel=True)
+def vote_sums(flat, offsets, target_at, pixel_index, source_index, weight, shifted, total, weight_sum):
+    """For every hole pixel, the sum of the weighted copies (shifted in brightness) that the target
+    patches covering it put there, and the sum of their weights; in offset order, pixel by pixel."""
+    channels = flat.shape[1]
+    for m in prange(len(pixel_index)):
+        pixel = pixel_index[m]
+        acc0 = np.float32(0.0)
+        acc1 = np.float32(0.0)
+        acc2 = np.float32(0.0)
+        weights = np.float32(0.0)
+        for o in offsets:
+            n = target_at[pixel - o]
+            if n < 0:
+                continue
+            source = source_index[n] + o
+            acc0 += weight[n] * flat[source, 0] + shifted[n, 0]
+            if channels == 3:
+                acc1 += weight[n] * flat[source, 1] + shifted[n, 1]
+                acc2 += weight[n] * flat[source, 2] + shifted[n, 2]
+            weights += weight[n]
+        total[m, 0] = acc0
+        if channels == 3:
+            total[m, 1] = acc1
+            total[m, 2] = acc2
+        weight_sum[m] = weights
