@@ -54,8 +54,10 @@ class NetworkCorrection:
 
     def apply(self, rgb, hole, guess, progress=None):
         """``rgb`` (H, W, 3 uint8) with ``hole`` filled by the network's correction of ``guess``."""
-        return inpaint(rgb, hole, self.network, tile=self.tile, margin=self.margin,
-                       batch_size=self.batch_size, progress=progress, guess=guess.tile)
+        channels = self.config.guess_channels  # (the leading channels of the guess input, as designed)
+        return inpaint(rgb, hole, self.network, tile=self.tile, margin=self.margin, batch_size=self.batch_size,
+                       progress=progress, guess=lambda box: guess.tile(box)[..., :channels],
+                       step=self.config.downsampling)
 
 
 def load_correction(name, guess_kind, models_dir=None, tile=DEFAULT_TILE, margin=DEFAULT_MARGIN,

@@ -69,12 +69,12 @@ class _GroupBlend:
         return int(reached.sum())
 
 
-def _plan_round(remaining, tile, margin):
+def _plan_round(remaining, tile, margin, step):
     """Group what is left of the hole and cover each group's context with tiles."""
     labels, groups = plan_groups(remaining, margin)
     blends = []
     for group in groups:
-        tiles = plan_tiles(group.box, tile, remaining.shape, tile // 4)
+        tiles = plan_tiles(group.box, tile, remaining.shape, tile // 4, step)
         blends.append(_GroupBlend(group, tiles, labels, remaining.shape))
     return blends
 
@@ -89,6 +89,7 @@ def inpaint(
     max_rounds=MAX_ROUNDS,
     progress=None,
     guess=None,
+    step=None,
 ):
     """Return a copy of ``rgb`` (H, W, 3 uint8) with every ``hole`` pixel filled.
 
@@ -96,7 +97,9 @@ def inpaint(
     on a batch of float32 tiles (0..1, mask 1 = known) and returns the
     prediction and the mask of pixels it could reach. ``guess(box)`` gives a
     tile's guess input (see :class:`decensor.guess.Guess`); without one,
-    ``predict(images, masks)``.
+    ``predict(images, masks)``. ``step``: tiles may shrink to a mark's own
+    size in multiples of ``step`` (see :func:`decensor.regions.plan_tiles`);
+    a batch holds tiles of one size.
     """
     rgb = np.asarray(rgb)
     hole = np.asarray(hole, dtype=bool)
@@ -108,15 +111,18 @@ def inpaint(
         raise InpaintError("the whole image is marked: nothing is left to fill from")
     work = rgb.copy()
     remaining = hole.copy()
-    weights = feather(tile, tile // 4)
+    weights = {}
     for _ in range(max_rounds):
         if not remaining.any():
             break
-        blends = _plan_round(remaining, tile, margin)
-        jobs = [(blend, box) for blend in blends for box in blend.tiles]
+        blends = _plan_round(remaining, tile, margin, step)
+        jobs = sorted(((blend, box) for blend in blends for box in blend.tiles),
+                      key=lambda job: (job[1].height, job[1].width))
         known = ~remaining
-        for start in range(0, len(jobs), batch_size):
-            batch = jobs[start : start + batch_size]
+        batches = [jobs[start : start + batch_size] for start in range(0, len(jobs), batch_size)]
+        batches = [[job for job in batch if (job[1].height, job[1].width) == shape]
+                   for batch in batches for shape in dict.fromkeys((b.height, b.width) for _, b in batch)]
+        for batch in batches:
             images = np.stack([extract(work, box) for _, box in batch]).astype(np.float32) / 255.0
             masks = np.stack([extract(known, box, False) for _, box in batch])[..., None].astype(np.float32)
             if guess is None:
@@ -124,7 +130,9 @@ def inpaint(
             else:
                 predicted, reached = predict(images, masks, np.stack([guess(box) for _, box in batch]))
             for (blend, box), image, reach in zip(batch, predicted, reached):
-                blend.add(box, image, reach, weights)
+                if (box.height, box.width) not in weights:
+                    weights[box.height, box.width] = feather(box.height, tile // 4, box.width)
+                blend.add(box, image, reach, weights[box.height, box.width])
             if progress is not None:
                 progress(len(batch))
         if sum(blend.commit(work, remaining) for blend in blends) == 0:

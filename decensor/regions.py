@@ -175,20 +175,32 @@ def tile_starts(start, stop, tile, length, min_overlap):
     return sorted({int(round(v)) for v in np.linspace(first, last, count)})
 
 
-def plan_tiles(box, tile, shape, min_overlap):
-    """Square tiles (as Boxes, possibly running past the image) covering ``box``."""
-    rows = tile_starts(box.top, box.bottom, tile, shape[0], min_overlap)
-    cols = tile_starts(box.left, box.right, tile, shape[1], min_overlap)
-    return [Box(r, c, r + tile, c + tile) for r in rows for c in cols]
+def plan_tiles(box, tile, shape, min_overlap, step=None):
+    """Tiles (as Boxes, possibly running past the image) covering ``box``.
+
+    Without ``step`` every tile is ``tile`` square. With it, a side that the
+    box spans in less than ``tile`` shrinks to the span rounded up to a
+    multiple of ``step`` (what the network needs): a small or long thin mark
+    then costs tiles its own size, not the largest tile's.
+    """
+    def side(span):
+        return tile if step is None or span > tile else min(tile, -(-span // step) * step)
+
+    height, width = side(box.height), side(box.width)
+    rows = tile_starts(box.top, box.bottom, height, shape[0], min_overlap)
+    cols = tile_starts(box.left, box.right, width, shape[1], min_overlap)
+    return [Box(r, c, r + height, c + width) for r in rows for c in cols]
 
 
-def feather(tile, ramp):
+def feather(height, ramp, width=None):
     """Blend weights for one tile: 1 in the middle, falling linearly to ~0 at the edges."""
     ramp = max(1, int(ramp))
-    position = np.arange(tile, dtype=np.float32)
-    edge = np.minimum(position + 1, tile - position) / ramp
-    profile = np.clip(edge, 1.0 / ramp, 1.0)
-    return np.outer(profile, profile)
+
+    def profile(length):
+        position = np.arange(length, dtype=np.float32)
+        return np.clip(np.minimum(position + 1, length - position) / ramp, 1.0 / ramp, 1.0)
+
+    return np.outer(profile(height), profile(height if width is None else width))
 
 
 def extract(array, box, fill_value=0):

@@ -58,3 +58,16 @@ def test_label_map_stores_only_the_marked_area_and_reads_any_box():
     assert window.shape == (20, 50)
     assert (window > 0).sum() == 10 * 30
     assert not labels.within(Box(0, 0, 50, 50)).any()
+
+
+def test_tiles_shrink_to_a_small_or_thin_mark_in_steps_and_still_cover_it():
+    shape = (2000, 2000)
+    thin = plan_tiles(Box(500, 400, 550, 700), 384, shape, 96, step=32)
+    assert {(t.height, t.width) for t in thin} == {(64, 320)}
+    wide = plan_tiles(Box(100, 100, 150, 1200), 384, shape, 96, step=32)
+    assert {(t.height, t.width) for t in wide} == {(64, 384)}
+    covered = np.zeros(shape, bool)
+    for t in wide:
+        covered[t.slices] = True
+    assert covered[100:150, 100:1200].all()
+    assert plan_tiles(Box(0, 0, 50, 50), 384, shape, 96) == [Box(0, 0, 384, 384)]  # (no step: square tiles)

@@ -192,8 +192,6 @@ def upsample_block_means(means, grid, origin, shape):
     Returns (image float32 (H, W, C), covered bool (H, W)): pixels in partial
     border blocks outside the crop are not covered.
     """
-    from PIL import Image
-
     size = grid.size
     top, left = origin
     rows, cols, channels = means.shape
@@ -202,10 +200,15 @@ def upsample_block_means(means, grid, origin, shape):
     covered = np.zeros((height, width), bool)
     if rows == 0 or cols == 0:
         return out, covered
-    planes = [
-        np.asarray(Image.fromarray(means[..., c].astype(np.float32), "F").resize((cols * size, rows * size), Image.BICUBIC))
-        for c in range(channels)
-    ]
-    out[top : top + rows * size, left : left + cols * size] = np.stack(planes, axis=-1)
+    out[top : top + rows * size, left : left + cols * size] = bicubic_blocks(means, size)
     covered[top : top + rows * size, left : left + cols * size] = True
     return out, covered
+
+
+def bicubic_blocks(means, size):
+    """(rows * size, cols * size, channels) float32: block means (rows, cols, channels) upsampled bicubically."""
+    from PIL import Image
+
+    rows, cols, channels = means.shape
+    return np.stack([np.asarray(Image.fromarray(means[..., c].astype(np.float32), "F").resize(
+        (cols * size, rows * size), Image.BICUBIC)) for c in range(channels)], axis=-1)

@@ -26,7 +26,7 @@ from ..guess import Guess
 from ..inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE
 from ..patchfill import DEFAULT_SETTINGS, fill_patches
 from ..regions import Box
-from .grid import Grid, block_means, estimate_grid, grid_at, upsample_block_means
+from .grid import Grid, bicubic_blocks, block_means, estimate_grid, grid_at, upsample_block_means
 
 MODEL = "mosaic"
 GUESS_KIND = "mosaic"
@@ -42,12 +42,18 @@ def block_mean_correction(filled, mosaic, grid, hole, passes=8):
     few times on what is left (each pass removes most of the remainder).
     """
     corrected = np.asarray(filled, np.float32).copy()
-    target, origin = block_means(mosaic, grid)
+    target, (top, left) = block_means(mosaic, grid)
+    rows, cols = target.shape[:2]
+    if rows == 0 or cols == 0:
+        return corrected
+    # Only the whole blocks are corrected: work on their crop, in place.
+    crop = (slice(top, top + rows * grid.size), slice(left, left + cols * grid.size))
+    inside = np.asarray(hole)[crop]
+    view = corrected[crop]
     for _ in range(passes):
-        current, _ = block_means(corrected, grid)
-        difference, covered = upsample_block_means(target - current, grid, origin, hole.shape)
-        inside = hole & covered
-        corrected[inside] = np.clip(corrected[inside] + difference[inside], 0, 255)
+        current, _ = block_means(view, grid_at(grid.size))
+        difference = bicubic_blocks(target - current, grid.size)
+        view[inside] = np.clip(view[inside] + difference[inside], 0, 255)
     return corrected
 
 
