@@ -44,7 +44,7 @@ def test_batch_layout_and_loss_is_zero_for_a_perfect_fill():
     assert masked.shape == (4, 64, 64, 3) and known.shape == (4, 64, 64, 1) and target.shape == (4, 64, 64, 4)
     assert np.all(masked[known[..., 0] == 0] == 0)
     terms = {name: float(value) for name, value in loss_terms(target, target[..., :3]).items()}
-    assert set(terms) == {"hole_log", "hole", "hole_squared", "valid", "gradient", "contrast", "tv"}
+    assert set(terms) == {"hole_log", "hole", "hole_squared", "keep", "valid", "gradient", "contrast", "tv"}
     # A perfect fill costs nothing but the smoothness prior on the true image.
     assert all(terms[name] < 1e-6 for name in ("hole", "hole_squared", "valid", "gradient", "contrast"))
     # The per-image log error sits at its floor, 8-bit rounding noise (the
@@ -132,3 +132,38 @@ def test_replay_turns_every_array_of_a_sample_alike_and_forgets_the_oldest():
         ramp = np.arange(16, dtype=np.float32).reshape(4, 4, 1) + offset
         assert any(np.array_equal(mask, turned) for turned in _dihedral_images(ramp))
     assert offsets == {1, 2, 3}
+
+
+def test_qt_resource_bundles_are_unpacked(tmp_path):
+    """A hand-made .rcc (version 2): a root folder with one zlib-compressed file and one plain file."""
+    import struct
+    import zlib
+
+    def name(text):
+        encoded = text.encode("utf-16-be")
+        return struct.pack(">HI", len(text), 0) + encoded
+
+    names = name("art") + name("a.svg") + name("b.txt")
+    art, a_svg, b_txt = 0, len(name("art")), len(name("art")) + len(name("a.svg"))
+    svg = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
+    packed = struct.pack(">I", len(svg)) + zlib.compress(svg)
+    payload = struct.pack(">I", len(packed)) + packed
+    plain_at = len(payload)
+    payload += struct.pack(">I", 5) + b"hello"
+
+    def folder(name_offset, count, first):
+        return struct.pack(">IHII", name_offset, 2, count, first) + b"\0" * 8
+
+    def file(name_offset, flags, offset):
+        return struct.pack(">IHHHI", name_offset, flags, 0, 0, offset) + b"\0" * 8
+
+    tree = folder(0, 1, 1) + folder(art, 2, 2) + file(a_svg, 1, 0) + file(b_txt, 0, plain_at)
+    header_size = 20
+    tree_at = header_size
+    payload_at = tree_at + len(tree)
+    names_at = payload_at + len(payload)
+    bundle = b"qres" + struct.pack(">IIII", 2, tree_at, payload_at, names_at) + tree + payload + names
+    (tmp_path / "x.rcc").write_bytes(bundle)
+    assert sources.unpack_rcc(tmp_path / "x.rcc", tmp_path / "out") == 2
+    assert (tmp_path / "out" / "art" / "a.svg").read_bytes() == svg
+    assert (tmp_path / "out" / "art" / "b.txt").read_bytes() == b"hello"

@@ -153,6 +153,56 @@ def normalise(image, min_side=96, min_opaque=0.0):
     return flat
 
 
+def unpack_rcc(path, out_dir):
+    """Write the files inside a Qt resource bundle (.rcc) under ``out_dir``; returns how many.
+
+    The format: a "qres" header (version, offsets of the tree, the data and
+    the names), a tree of 14-byte (version 1) or 22-byte nodes, names as
+    length-prefixed UTF-16, data as length-prefixed blobs, zlib-compressed
+    when the node says so (zstd-compressed ones are skipped).
+    """
+    import struct
+    import zlib
+
+    data = Path(path).read_bytes()
+    if data[:4] != b"qres" or len(data) < 20:
+        return 0
+    version, tree, payload, names = struct.unpack(">IIII", data[4:20])
+    node_size = 14 if version == 1 else 22
+
+    def name_at(offset):
+        (length,) = struct.unpack(">H", data[names + offset : names + offset + 2])
+        return data[names + offset + 6 : names + offset + 6 + 2 * length].decode("utf-16-be", "replace")
+
+    written, stack = 0, [(0, Path(out_dir))]
+    try:
+        while stack:
+            node, folder = stack.pop()
+            base = tree + node * node_size
+            name_offset, flags = struct.unpack(">IH", data[base : base + 6])
+            name = name_at(name_offset) if node else ""
+            if "/" in name or name in (".", ".."):
+                continue  # a name that would leave the folder
+            if flags & 2:  # a directory
+                count, first = struct.unpack(">II", data[base + 6 : base + 14])
+                stack.extend((first + i, folder / name) for i in range(count))
+                continue
+            (offset,) = struct.unpack(">I", data[base + 10 : base + 14])
+            (size,) = struct.unpack(">I", data[payload + offset : payload + offset + 4])
+            blob = data[payload + offset + 4 : payload + offset + 4 + size]
+            if flags & 4:
+                continue
+            if flags & 1:
+                blob = zlib.decompress(blob[4:])
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blob)
+            written += 1
+    except (struct.error, zlib.error, OSError):
+        pass  # a damaged bundle: keep what came out of it
+    return written
+
+
 def fetch_package(package, cache, source, log=print, images_dir="images"):
     """Download, unpack and normalise one package into ``<cache>/<images_dir>/``; returns its manifest entry."""
     if package.startswith(RESERVED_PREFIXES):
@@ -172,6 +222,8 @@ def fetch_package(package, cache, source, log=print, images_dir="images"):
         tree = Path(scratch)
         subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
         licences = _licence_lines(tree, package)
+        for bundle in sorted(tree.rglob("*.rcc")):  # Qt resource bundles (gcompris keeps its art in them)
+            unpack_rcc(bundle, tree / "rcc" / bundle.stem)
         candidates = sorted(p for p in tree.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file())
         # Spread the picks over the whole package, not just its first folder.
         rng = np.random.default_rng(0)
