@@ -20,19 +20,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from decensor import patchfill  # noqa: E402
-from decensor.evaluation import blurred_hole_psnr, hole_psnr  # noqa: E402
+from decensor.evaluation import blurred_hole_psnr, hole_psnr, local_contrast  # noqa: E402
 from decensor.training import sources  # noqa: E402
 from decensor.training.dataset import held_out_set, stratified_samples  # noqa: E402
-
-
-def local_contrast(gray):
-    mean = ndimage.uniform_filter(gray, 5)
-    return np.sqrt(np.maximum(ndimage.uniform_filter(gray * gray, 5) - mean * mean, 0.0))
 
 
 def crop_sets(independent):

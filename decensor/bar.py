@@ -12,7 +12,7 @@ Every pixel outside the hole is returned unchanged.
 
 from . import images
 from .correction import NO_CORRECTION, load_correction
-from .guess import Guess
+from .guess import PatchGuess
 from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE, InpaintError
 from .patchfill import DEFAULT_SETTINGS, fill_patches
 
@@ -37,9 +37,10 @@ class BarFill:
     def card(self):
         return self.correction.card
 
-    def first_guess(self, rgb, hole, guide=None):
-        """Patch synthesis of ``hole`` (``guide`` steers it, e.g. to a mosaic's block means)."""
-        return Guess(fill_patches(rgb, hole, guide=guide, settings=self.synthesis))
+    def first_guess(self, rgb, hole):
+        """Patch synthesis of ``hole``, with the hole and the synthesis's doubt (a :class:`PatchGuess`)."""
+        page, spread = fill_patches(rgb, hole, settings=self.synthesis, with_spread=True)
+        return PatchGuess(page, hole, spread)
 
     def fill(self, rgb, hole, progress=None):
         """``rgb`` (H, W, 3: uint8, or float 0..255 for a page of more than 8 bits) with ``hole``

@@ -175,6 +175,30 @@ def data_fetch(cache, packages, independent):
         raise click.BadParameter(str(error), param_hint="--package") from None
 
 
+@data.command("samples")
+@click.option("--cache", type=click.Path(path_type=Path, file_okay=False),
+              help="Cache folder (default: $DECENSOR_CACHE or ~/.cache/decensor).")
+@click.option("--task", type=click.Choice(["bar", "mosaic"]), default="bar", show_default=True)
+@click.option("--count", type=click.IntRange(1, None), default=12288, show_default=True,
+              help="Samples to have on disk (building resumes: shards already there count).")
+@click.option("--crop", type=click.IntRange(64, 1024), default=192, show_default=True,
+              help="Sample size; training takes random sub-crops of --crop px from them.")
+def data_samples(cache, task, count, crop):
+    """Make training samples once, first guesses included, so that training is pure network work.
+
+    \b
+    Example:
+      decensor data samples --task bar --count 12288 && decensor train
+    """
+    from .training import sources
+    from .training.cache import build
+    from .training.tasks import task_for
+
+    cache = cache or sources.default_cache()
+    train_paths, _ = sources.image_lists(cache)
+    build(task_for(task), cache, count, crop, train_paths, log=click.echo)
+
+
 @main.command()
 @click.option("--cache", type=click.Path(path_type=Path, file_okay=False),
               help="Data and checkpoint cache (default: $DECENSOR_CACHE or ~/.cache/decensor).")

@@ -42,6 +42,27 @@ def ssim(result, truth, sigma=1.5):
     return float(value.mean())
 
 
+def local_contrast(gray, size=5):
+    """Standard deviation of ``gray`` (H, W) over every size x size window: how much texture there is."""
+    mean = ndimage.uniform_filter(gray, size)
+    return np.sqrt(np.maximum(ndimage.uniform_filter(gray * gray, size) - mean * mean, 0.0))
+
+
+def edge_f1(result_edges, truth_edges, hole, tolerance=1):
+    """F1 of the edge pixels inside ``hole``: an edge counts as found within ``tolerance`` px of one.
+
+    A hole without edges in the truth or the fill scores 1 when both are
+    without edges (nothing to draw, nothing drawn), else 0.
+    """
+    reach = np.ones((2 * tolerance + 1,) * 2, bool)
+    ours, wanted = result_edges & hole, truth_edges & hole
+    if not ours.any() or not wanted.any():
+        return float(not ours.any() and not wanted.any())
+    precision = (ours & ndimage.binary_dilation(truth_edges, reach)).sum() / ours.sum()
+    recall = (wanted & ndimage.binary_dilation(result_edges, reach)).sum() / wanted.sum()
+    return float(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+
+
 def all_metrics(result, truth, hole):
     return {
         "hole_psnr": hole_psnr(result, truth, hole),

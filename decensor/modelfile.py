@@ -228,32 +228,6 @@ def assign_weights(model, arrays, source="weights"):
         variable.assign(arrays[path])
 
 
-def transfer_weights(model, arrays, skip=()):
-    """Warm-start a changed network from another's weights; returns how many were copied.
-
-    Weights with the same path and shape are copied. A kernel that gained
-    input channels (a new guess input joined in front) gets the old kernel
-    for the old channels and zeros for the new ones. The rest keep their
-    initial values, as do layers named in ``skip``.
-    """
-    copied = 0
-    for variable in model.weights:
-        old = arrays.get(variable.path)
-        if old is None or variable.path.split("/")[0] in skip:
-            continue
-        shape = tuple(variable.shape)
-        if old.shape == shape:
-            variable.assign(old)
-        elif old.ndim == 4 and old.shape[:2] + old.shape[3:] == shape[:2] + shape[3:] and old.shape[2] < shape[2]:
-            grown = np.zeros(shape, np.float32)
-            grown[:, :, : old.shape[2]] = old
-            variable.assign(grown)
-        else:
-            continue
-        copied += 1
-    return copied
-
-
 def adds_nothing(arrays):
     """Whether the network's output is exactly its first guess: its last layer is all zeros.
 

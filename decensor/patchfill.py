@@ -69,8 +69,13 @@ class SynthesisSettings:
 DEFAULT_SETTINGS = SynthesisSettings()
 
 
-def fill_patches(rgb, hole, rng=None, guide=None, settings=DEFAULT_SETTINGS):
+def fill_patches(rgb, hole, rng=None, guide=None, settings=DEFAULT_SETTINGS, with_spread=False):
     """Return ``rgb`` (H, W, C uint8 or float) with ``hole`` filled by patch synthesis.
+
+    ``with_spread``: return ``(filled, spread)`` instead, ``spread`` (H, W)
+    float32 the weighted standard deviation of the copies each hole pixel was
+    voted from at the finest level (grey levels): where the synthesis was
+    unsure, its vote averaged patches that disagree, the grey smudge.
 
     Each connected region is completed from a window around it:
     ``settings.context`` pixels or the region's own size (up to
@@ -86,16 +91,20 @@ def fill_patches(rgb, hole, rng=None, guide=None, settings=DEFAULT_SETTINGS):
     rgb = np.asarray(rgb)
     hole = np.asarray(hole, dtype=bool)
     result = rgb.copy()  # only the windows are ever held as float: a huge page stays cheap
+    spread = np.zeros(hole.shape, np.float32) if with_spread else None
     for window in _windows(hole, settings):
         part_hole = hole[window]
         if part_hole.all():
             continue  # nothing known to copy from (only when the whole page is marked)
         project = guide(window) if guide is not None else None
-        completed = complete(rgb[window], part_hole, rng, project, settings)[part_hole]
+        completed, part_spread = complete(rgb[window], part_hole, rng, project, settings, with_spread=True)
+        completed = completed[part_hole]
         if np.issubdtype(rgb.dtype, np.integer):
             completed = np.clip(np.round(completed), 0, np.iinfo(rgb.dtype).max)
         result[window][part_hole] = completed.astype(rgb.dtype)
-    return result
+        if spread is not None:
+            spread[window][part_hole] = part_spread[part_hole]
+    return (result, spread) if with_spread else result
 
 
 def _windows(hole, settings):
@@ -108,20 +117,23 @@ def _windows(hole, settings):
     return [group.box.slices for group in plan_groups(hole, reach)[1]]
 
 
-def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS):
-    """Multi-scale patch completion of one window; returns the whole float image.
+def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spread=False):
+    """Multi-scale patch completion of one window; returns the whole float image
+    (and, ``with_spread``, the last vote's spread, see :func:`fill_patches`).
 
     ``project(estimate, factor)``, if given, corrects the estimate of the
     level at 1/``factor`` scale after every vote (its hole pixels are kept).
     """
     image = np.asarray(image, np.float32)
-    if image.ndim == 2:
-        return complete(image[..., None], hole, rng, project, settings)[..., 0]
-    if image.shape[-1] > 1 and not _colourful(image, hole):
-        # A grey window (whatever paint hides in the hole): match and vote on
-        # one channel, a third of the work.
-        return np.repeat(complete(image[..., :1], hole, rng, project, settings),
-                         image.shape[-1], axis=-1)
+    if image.ndim == 2 or (image.shape[-1] > 1 and not _colourful(image, hole)):
+        # One channel; or a grey window (whatever paint hides in the hole):
+        # match and vote on one channel, a third of the work.
+        single = image if image.ndim == 2 else image[..., 0]
+        estimate, spread = complete(single[..., None], hole, rng, project, settings, with_spread=True)
+        estimate = estimate[..., 0] if image.ndim == 2 else np.repeat(estimate, image.shape[-1], axis=-1)
+        return (estimate, spread) if with_spread else estimate
+    if image.shape[-1] not in (1, 3):
+        raise ValueError(f"patch synthesis takes one or three channels, not {image.shape[-1]}")
     pyramid = _pyramid(image, hole, settings)
     estimate, field = None, None
     for depth, (level_image, level_hole) in enumerate(reversed(pyramid)):
@@ -152,7 +164,7 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS):
                 max_radius=settings.finest_search_radius if finest else None)
             current = guided(level.vote(current, field, distance, shift))
         estimate = current
-    return estimate
+    return (estimate, level.spread) if with_spread else estimate
 
 
 def _colourful(image, hole):
@@ -360,13 +372,15 @@ class _Level:
         weight[~finite] = 0.0
         source_index = self._source_index(field[self.target_rows, self.target_cols, 0],
                                           field[self.target_rows, self.target_cols, 1])
-        shifted = weight[:, None] * shift  # the same for every pixel of a copied patch
         total = np.empty((len(self.hole_index), flat.shape[1]), np.float32)
         weight_sum = np.empty(len(self.hole_index), np.float32)
-        patchmatch.vote_sums(flat, self.offsets, self.target_at, self.hole_index, source_index, weight, shifted,
-                             total, weight_sum)
+        spread = np.empty(len(self.hole_index), np.float32)
+        patchmatch.vote_sums(flat, self.offsets, self.target_at, self.hole_index, source_index, weight, shift,
+                             total, weight_sum, spread)
         result = np.array(image, np.float32)
         usable = weight_sum > 0
         voted = total[usable] / np.maximum(weight_sum[usable], 1e-12)[:, None]
         result[self.hole_rows[usable], self.hole_cols[usable]] = voted
+        self.spread = np.zeros(self.shape, np.float32)  # how much the votes disagreed (the last vote's)
+        self.spread[self.hole_rows, self.hole_cols] = spread
         return result

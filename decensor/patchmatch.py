@@ -132,28 +132,41 @@ def random_search(jump_rows, jump_cols, flat, trust, offsets, target_index, sour
 
 
 @njit(cache=True, parallel=True)
-def vote_sums(flat, offsets, target_at, pixel_index, source_index, weight, shifted, total, weight_sum):
+def vote_sums(flat, offsets, target_at, pixel_index, source_index, weight, shift, total, weight_sum, spread):
     """For every hole pixel, the sum of the weighted copies (shifted in brightness) that the target
-    patches covering it put there, and the sum of their weights; in offset order, pixel by pixel."""
+    patches covering it put there, and the sum of their weights; in offset order, pixel by pixel.
+    ``spread`` gets how much those copies disagree: their weighted standard deviation (mean over channels)."""
     channels = flat.shape[1]
     for m in prange(len(pixel_index)):
         pixel = pixel_index[m]
         acc0 = np.float32(0.0)
         acc1 = np.float32(0.0)
         acc2 = np.float32(0.0)
+        squares = 0.0
         weights = np.float32(0.0)
         for o in offsets:
             n = target_at[pixel - o]
             if n < 0:
                 continue
             source = source_index[n] + o
-            acc0 += weight[n] * flat[source, 0] + shifted[n, 0]
+            w = weight[n]
+            v0 = flat[source, 0] + shift[n, 0]
+            acc0 += w * flat[source, 0] + w * shift[n, 0]
+            squares += w * v0 * v0
             if channels == 3:
-                acc1 += weight[n] * flat[source, 1] + shifted[n, 1]
-                acc2 += weight[n] * flat[source, 2] + shifted[n, 2]
-            weights += weight[n]
+                v1 = flat[source, 1] + shift[n, 1]
+                v2 = flat[source, 2] + shift[n, 2]
+                acc1 += w * flat[source, 1] + w * shift[n, 1]
+                acc2 += w * flat[source, 2] + w * shift[n, 2]
+                squares += w * (v1 * v1 + v2 * v2)
+            weights += w
         total[m, 0] = acc0
         if channels == 3:
             total[m, 1] = acc1
             total[m, 2] = acc2
         weight_sum[m] = weights
+        if weights > 0:
+            mean_square = (acc0 * acc0 + acc1 * acc1 + acc2 * acc2) / (weights * weights) / channels
+            spread[m] = np.sqrt(max(squares / weights / channels - mean_square, 0.0))
+        else:
+            spread[m] = 0.0

@@ -75,3 +75,27 @@ def test_mosaic_batches_leave_the_blocks_the_first_guess_is_sure_of_out_of_the_l
     assert sure.any() and not sure[~in_hole].any()
     # Sure pixels are where the tool keeps the first guess: the flat half's blocks.
     assert sure[:, :, 72:].sum() >= 0.5 * in_hole[:, :, 72:].sum()
+
+
+def test_cached_samples_are_made_once_and_train_the_network(tmp_path, monkeypatch):
+    import numpy as np
+
+    from decensor.training import cache as sample_cache
+    from decensor.training.tasks import BarTask
+
+    _tiny_sets(monkeypatch)
+    task = BarTask()
+    made = sample_cache.build(task, tmp_path / "cache", 6, 96, [], rng=np.random.default_rng(1), log=lambda _: None,
+                              shard=3)
+    assert made == 6 and len(list((tmp_path / "cache" / "samples" / "bar").glob("shard_*.npz"))) == 2
+    # Building again resumes: nothing more to make.
+    assert sample_cache.build(task, tmp_path / "cache", 6, 96, [], log=lambda _: None, shard=3) == 6
+    samples = sample_cache.CachedSamples(tmp_path / "cache", "bar")
+    (image, known, guess), target = samples.draw(4, 64, np.random.default_rng(2))
+    assert image.shape == (4, 64, 64, 3) and guess.shape == (4, 64, 64, 5) and target.shape == (4, 64, 64, 4)
+    hole = known[..., 0] < 0.5
+    assert np.all(image[hole] == 0) and np.all(guess[..., 3][hole] == 1) and np.all(guess[..., 3][~hole] == 0)
+    lines = []
+    train_module.train(cache=tmp_path / "cache", models_dir=_shipped_bar_model(tmp_path), crop=64, batch_size=2,
+                       steps_per_epoch=2, epochs=1, log=lines.append)
+    assert any("training from 6 cached samples" in line for line in lines)

@@ -1,7 +1,8 @@
 """Training losses, in ``keras.ops`` so they run on any Keras backend.
 
-``y_true`` packs the clean image and the mask (1 = known) as four channels;
-``y_pred`` is the network's image. Everything is computed on the composite
+``y_true`` packs the clean image and the mask (1 = known) as four channels,
+for the bar task followed by the first guess (three more); ``y_pred`` is the
+network's image. Everything is computed on the composite
 (known pixels from the truth, hole pixels from the network), as in the
 partial-convolution paper, except the raw hole/valid error terms. The hole
 has both L1 and squared error: the quality targets are PSNRs.
@@ -18,12 +19,14 @@ from keras import ops
 # hole PSNR stops too (58.9 dB).
 from ..evaluation import MIN_MSE as ROUNDING_MSE
 
-# Only "hole_log", the per-image log MSE floored at 8-bit rounding noise: exactly the averaged,
-# capped hole PSNR that is scored (how the other terms failed: benchmarks/TUNING.md).
+# Pixel means over the batch's holes, so crops the synthesis rebuilds exactly cannot veto a
+# correction elsewhere (a per-image log MSE let them: benchmarks/TUNING.md); L1 and squared
+# error, as the 8-bit output is scored; "keep" holds pixels the first guess got right.
 WEIGHTS = {
-    "hole_log": 1.0,
-    "hole": 0.0,
-    "hole_squared": 0.0,
+    "hole_log": 0.0,
+    "hole": 1.0,
+    "hole_squared": 2.0,
+    "keep": 1.0,
     "valid": 0.0,
     "gradient": 0.0,
     "contrast": 0.0,
@@ -82,10 +85,19 @@ def loss_terms(y_true, y_pred):
     # hardest images) does not; this weighs every image alike.
     per_image = ops.sum(ops.square(y_pred - target) * hole, axis=(1, 2, 3)) / (
         3.0 * ops.sum(hole, axis=(1, 2, 3)) + 1e-6)
+    if y_true.shape[-1] >= 7:
+        # Hole pixels the first guess already has right (within 8-bit rounding): any change there is loss.
+        guess = y_true[..., 4:7]
+        right = hole * ops.cast(ops.max(ops.abs(guess - target), axis=-1, keepdims=True) < 1.5 / 255.0, "float32")
+        keep = ops.sum(ops.abs(y_pred - guess) * right) / (3.0 * ops.sum(right) + 1e-6)
+    else:
+        keep = ops.zeros(())
+    hole_share = ops.mean(hole) + 1e-6
     return {
         "hole_log": ops.mean(ops.log(per_image + ROUNDING_MSE)) / ops.log(10.0),
-        "hole": ops.mean(ops.abs(y_pred - target) * hole),
-        "hole_squared": ops.mean(ops.square(y_pred - target) * hole),
+        "keep": keep,
+        "hole": ops.mean(ops.abs(y_pred - target) * hole) / hole_share,
+        "hole_squared": ops.mean(ops.square(y_pred - target) * hole) / hole_share,
         "valid": ops.mean(ops.abs(y_pred - target) * known),
         "gradient": gradient_loss(target, composite, near_hole),
         "contrast": ops.mean(ops.abs(local_contrast(target) - local_contrast(composite)) * near_hole),
@@ -94,7 +106,7 @@ def loss_terms(y_true, y_pred):
 
 
 # The same for mosaics: texture terms invent detail that PSNR punishes (benchmarks/TUNING.md).
-MOSAIC_WEIGHTS = {"hole_log": 1.0, "hole": 0.0, "hole_squared": 0.0, "valid": 0.0,
+MOSAIC_WEIGHTS = {"hole_log": 1.0, "hole": 0.0, "hole_squared": 0.0, "keep": 0.0, "valid": 0.0,
                   "gradient": 0.0, "contrast": 0.0, "tv": 0.0}
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..bar import BarFill
 from ..design import NetworkConfig
+from ..guess import PatchGuess
 from ..mosaic import MosaicGuess, MosaicRestoration
 from ..regions import Box
 from .dataset import held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
@@ -23,7 +24,7 @@ def _guess_inputs(guesses):
 
 
 class BarTask:
-    """The bar model: corrects patch synthesis of painted holes."""
+    """The bar model: corrects patch synthesis of painted holes, seeing where the synthesis was unsure."""
 
     name = "bar"
     weights = WEIGHTS
@@ -36,7 +37,15 @@ class BarTask:
         self.pipeline = BarFill()  # (only its first guess: the network is what trains)
 
     def config(self):
-        return NetworkConfig(guess_kind="patch_fill", guess_channels=3)
+        # Sized for 2 CPU cores: 0.8 M weights, 0.6 s per megapixel of tiles on ONNX Runtime, a
+        # 128 px batch of 8 in 0.16 s of training; five halvings reach 32 px blocks, about 300 px around.
+        return NetworkConfig(widths=(16, 32, 48, 64, 96, 128), kernels=(3, 3, 3, 3, 3, 3), extra_deep_convs=1,
+                             guess_kind="patch_fill", guess_channels=PatchGuess.channels, name="bar")
+
+    @staticmethod
+    def loss_targets(inputs, targets):
+        """The loss sees the first guess too (its "keep" term): truth, mask, guess."""
+        return np.concatenate([targets[..., :4], inputs[2][..., :3]], axis=-1)
 
     def with_guesses(self, inputs):
         image, known = inputs
@@ -65,6 +74,10 @@ class MosaicTask:
 
     def __init__(self):
         self.pipeline = MosaicRestoration()
+
+    @staticmethod
+    def loss_targets(inputs, targets):
+        return targets
 
     def config(self):
         return NetworkConfig(guess_kind="mosaic", guess_channels=MosaicGuess.channels, name="mosaic")

@@ -18,6 +18,7 @@ from .. import modelfile
 from ..evaluation import blurred_hole_psnr, hole_l1, hole_psnr
 from ..network import build_network
 from . import sources
+from .cache import CachedSamples
 from .dataset import ImagePool, ReplayBuffer
 from .losses import loss_terms
 from .tasks import task_for
@@ -42,8 +43,10 @@ def score(model, held_inputs, held_targets, batch_size=8, finish=None):
     known = held_inputs[1]
     truth = held_targets[..., :3]
     outputs = []
+    channels = model.inputs[2].shape[-1]  # (a network takes the guess input's leading channels)
     for start in range(0, len(known), batch_size):
         chunk = [array[start : start + batch_size] for array in held_inputs]
+        chunk[2] = chunk[2][..., :channels]
         predicted, _ = model(chunk, training=False)
         outputs.append(np.asarray(predicted))
     # Scored as the tool writes it: 8-bit.
@@ -67,7 +70,7 @@ def score(model, held_inputs, held_targets, batch_size=8, finish=None):
 class _Batches:
     """Endless batches for ``model.fit``; a PyDataset built lazily to keep Keras optional here."""
 
-    def __new__(cls, pool, crop, batch_size, steps, rng, task, fresh):
+    def __new__(cls, pool, crop, batch_size, steps, rng, task, fresh, cached=None):
         keras = _keras()
         # Each sample is seen about batch_size / fresh times while it is in the buffer.
         replay = ReplayBuffer(capacity=32 * batch_size, rng=rng) if fresh < batch_size else None
@@ -83,16 +86,21 @@ class _Batches:
                 return task.batch([pool.crop(crop) for _ in range(count)], rng)
 
             def __getitem__(self, index):
+                if cached is not None:  # pure network work: samples made once, on disk
+                    inputs, targets = cached.draw(batch_size, crop, rng)
+                    return inputs, task.loss_targets(inputs, targets)
                 if index % 8 == 0:
                     pool.refresh(2)
                 if replay is None:
-                    return self.new_samples(batch_size)
-                if fresh:
-                    replay.add(*self.new_samples(fresh))
-                while len(replay) < 4 * batch_size:
-                    # A fresh buffer: fill it before reusing anything much.
-                    replay.add(*self.new_samples(batch_size))
-                return replay.draw(batch_size)
+                    inputs, targets = self.new_samples(batch_size)
+                else:
+                    if fresh:
+                        replay.add(*self.new_samples(fresh))
+                    while len(replay) < 4 * batch_size:
+                        # A fresh buffer: fill it before reusing anything much.
+                        replay.add(*self.new_samples(batch_size))
+                    inputs, targets = replay.draw(batch_size)
+                return inputs, task.loss_targets(inputs, targets)
 
         return Batches()
 
@@ -161,17 +169,13 @@ def train(
     rng = np.random.default_rng(int(time.time()))
 
     config = task.config()
-    arrays, card, shipped_score, warm_from = None, {}, None, None
+    arrays, card, shipped_score, new_design = None, {}, None, False
     try:
         shipped_config, shipped_arrays, shipped_card = modelfile.load_arrays(model_name, models_dir)
         shipped_score = shipped_card.get("metrics", {}).get("held_out", {}).get("hole_psnr")
-        if not restart:
-            if _same_design(shipped_config, config):
-                config, arrays, card = shipped_config, shipped_arrays, shipped_card
-            else:
-                # The design changed (e.g. a new first guess): keep what the
-                # shipped network learnt where it fits, start the rest afresh.
-                warm_from = (shipped_arrays, shipped_card)
+        new_design = not _same_design(shipped_config, config)
+        if not restart and not new_design:
+            config, arrays, card = shipped_config, shipped_arrays, shipped_card
     except modelfile.ModelFileError:
         pass
     model = build_network(config)
@@ -183,12 +187,11 @@ def train(
             modelfile.assign_weights(model, arrays, "shipped model")
             state["steps"] = card.get("training", {}).get("steps", 0)
             log(f"resuming from the shipped model ({state['steps']} steps)")
-        elif warm_from is not None:
-            copied = modelfile.transfer_weights(model, warm_from[0], skip=("to_image",))
-            state["warm_start"] = f"{copied} weights from the shipped model sha256 {warm_from[1].get('sha256', '?')[:12]}"
-            log(f"new network design: warm start with {state['warm_start']}")
         else:
-            log("starting from random weights")
+            # Fresh weights, the last layer too (a zero last layer passes no gradient on until it
+            # has grown: a correction then learns like (lr * t)^2). It starts within a grey level.
+            _wake_last_layer(model, rng)
+            log("starting from random weights" + (" (the shipped model is another design)" if new_design else ""))
     else:
         log(f"resuming from checkpoint at {state['steps']} steps")
 
@@ -209,9 +212,15 @@ def train(
             log(f"shipped model scores {shipped_score:.2f} dB on the held-out set")
         except (modelfile.ModelFileError, ValueError) as error:
             log(f"shipped model could not be re-scored ({error}); using its card")
-    pool = ImagePool(train_paths, rng)
     fresh_per_batch = min(fresh_per_batch or batch_size, batch_size)
-    batches = _Batches(pool, crop, batch_size, steps_per_epoch, rng, task, fresh_per_batch)
+    try:
+        cached = CachedSamples(cache, task.name)
+        pool = None
+        log(f"training from {len(cached)} cached samples (cropped to {crop} px, turned and flipped)")
+    except FileNotFoundError:
+        cached, pool = None, ImagePool(train_paths, rng)
+        log("no cached samples: each batch makes its own first guesses (decensor data samples makes a cache)")
+    batches = _Batches(pool, crop, batch_size, steps_per_epoch, rng, task, fresh_per_batch, cached)
     started = time.time()
     # The weights we start from are the bar to clear: a fresh network that
     # starts at its guess, or a resumed one, must beat itself before shipping.
@@ -233,7 +242,8 @@ def train(
 
     def ship(metrics, loss):
         best[0] = state["best"] = metrics["hole_psnr"]
-        held_out_terms = loss_terms(held_targets[:8], trainer([a[:8] for a in held_inputs], training=False))
+        held_out_terms = loss_terms(task.loss_targets(held_inputs, held_targets)[:8],
+                                    trainer([a[:8] for a in held_inputs], training=False))
         modelfile.save_weights(model, config, model_name, models_dir, {
             "training": {
                 "steps": state["steps"], "crop": crop, "batch_size": batch_size,
@@ -241,19 +251,14 @@ def train(
                 "loss_weights": task.weights, "last_loss": loss,
                 "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
                 "task": task.name,
-                "fresh_samples_per_batch": fresh_per_batch,
+                "fresh_samples_per_batch": None if cached is not None else fresh_per_batch,
+                "cached_samples": None if cached is None else len(cached),
                 "validation": task.validation,
-                "warm_start": state.get("warm_start"),
                 "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
             },
             "metrics": {"held_out": metrics},
         })
         log(f"shipped to {models_dir} (held-out hole PSNR {best[0]:.2f} dB)")
-
-    if warm_from is not None and shipped_score is not None and start_score > shipped_score + SHIP_MARGIN_DB:
-        # A new design whose untrained start (its first guess) already beats
-        # the shipped model: ship it now, so users get it even if training stops.
-        ship(start_metrics, None)
 
     def end_of_epoch(epoch, logs):
         state["steps"] += steps_per_epoch
@@ -280,9 +285,15 @@ def train(
 
 
 def score_shipped(model_name, models_dir, held_inputs, held_targets, finish=None):
-    """(held-out metrics, card) of a shipped model, fed only the inputs it takes."""
+    """(held-out metrics, card) of a shipped model, fed the guess channels it takes."""
     model, card = modelfile.load_model(model_name, models_dir)
-    return score(model, held_inputs[: len(model.inputs)], held_targets, finish=finish), card
+    return score(model, held_inputs, held_targets, finish=finish), card
+
+
+def _wake_last_layer(model, rng, spread=1e-4):
+    """A small random last layer instead of the zero one the network is built with."""
+    to_image = model.get_layer("to_image")
+    to_image.kernel.assign(rng.normal(0.0, spread, tuple(to_image.kernel.shape)).astype(np.float32))
 
 
 def rescore(cache=None, models_dir=None, task="bar", log=print):
@@ -310,6 +321,7 @@ def rescore(cache=None, models_dir=None, task="bar", log=print):
 
 
 def _sample_sheet(model, held_inputs, held_targets, path, count=6):
+    """Columns: input, first guess, the network's fill, truth."""
     from PIL import Image
 
     # Spread over the set: it is ordered by hole family and size.
@@ -320,5 +332,6 @@ def _sample_sheet(model, held_inputs, held_targets, path, count=6):
     truth = held_targets[picked, ..., :3]
     composite = known * truth + (1 - known) * predicted
     shown = images + (1 - known) * np.array([0, 1, 0], np.float32)
-    rows = [np.concatenate([s, c, t], axis=1) for s, c, t in zip(shown, composite, truth)]
+    guess = held_inputs[2][picked][..., :3]
+    rows = [np.concatenate(columns, axis=1) for columns in zip(shown, guess, composite, truth)]
     Image.fromarray(np.round(np.concatenate(rows, axis=0) * 255).astype(np.uint8)).save(path)
