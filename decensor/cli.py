@@ -140,6 +140,35 @@ def mosaic(**kwargs):
     sys.exit(run_mosaic(**_common(kwargs)))
 
 
+@main.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=DEFAULT_OUTPUT, show_default=True, help="Folder the saved pages go to (same names).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (anything but this machine's own lets others read your pages).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--no-browser", is_flag=True, help="Do not open the page in the default browser.")
+@click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder holding the models (default: the shipped models/).")
+def studio(folder, output_dir, host, port, no_browser, models_dir):
+    """Paint what to restore in a browser, fill it and save it: no image editor needed.
+
+    FOLDER (default: decensor_input/) holds the pages; saved pages go to
+    OUTPUT with the same names and formats, written as the command line
+    writes them. The page is served from this machine only.
+    """
+    from .studio import serve
+
+    folder = folder or Path(DEFAULT_INPUT)
+    if not folder.is_dir():
+        raise click.BadParameter(f"{folder} is not a folder", param_hint="FOLDER")
+    try:
+        sys.exit(serve(folder, output_dir, host, port, not no_browser, models_dir, echo=click.echo))
+    except OSError as error:
+        click.echo(f"error: cannot listen on {host}:{port} ({error.strerror or error})", err=True)
+        sys.exit(2)
+
+
 @main.group()
 def data():
     """Training data: gather drawn images from Debian packages into a local cache."""
