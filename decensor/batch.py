@@ -44,17 +44,27 @@ class Outcome:
     error: str | None = None
     notes: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    # The pages inside an archive, each its own record (not part of this one's JSON).
+    members: list = field(default_factory=list, repr=False, metadata={"report": False})
 
 
 @dataclass
 class Processed:
-    """What processing one page gives: the picture to write and what to say about it."""
+    """What processing one input gives: what to write and what to say about it.
 
-    picture: object  # images.Picture
-    image_format: str
+    ``picture`` (in ``image_format``) for a page; for an archive, ``write``,
+    a function of the open binary output stream, and ``members``, an Outcome
+    per page inside it. ``dry_run``: found, computed, nothing to write.
+    """
+
+    picture: object  # images.Picture, or None
+    image_format: str = None
     regions: int = 0
     notes: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    write: object = None
+    members: list = field(default_factory=list)
+    dry_run: bool = False
 
 
 @dataclass
@@ -74,10 +84,17 @@ def _is_inside(path, folder):
         return False
 
 
+def input_suffixes():
+    """Pages and archives of pages."""
+    from .archives import ARCHIVE_SUFFIXES
+
+    return images.IMAGE_SUFFIXES | ARCHIVE_SUFFIXES
+
+
 def names_a_file(output):
-    """Whether ``-o`` names one output file (an image extension, and not an existing folder)."""
+    """Whether ``-o`` names one output file (a page's or an archive's extension, and not an existing folder)."""
     output = Path(output)
-    return output.suffix.lower() in images.IMAGE_SUFFIXES and not output.is_dir()
+    return output.suffix.lower() in input_suffixes() and not output.is_dir()
 
 
 def _output_file_job(inputs, output):
@@ -89,8 +106,8 @@ def _output_file_job(inputs, output):
         if output.resolve() == source.resolve():
             raise UsageError(f"{source} would be overwritten by its own output")
         return Job(source, output, str(source))
-    raise UsageError(f"-o {output} names a file (it has an image extension), which takes exactly one input "
-                     "file: name a folder for several pages")
+    raise UsageError(f"-o {output} names a file (it has a page's or an archive's extension), which takes exactly "
+                     "one input file: name a folder for several pages")
 
 
 def collect_jobs(inputs, output_dir, recursive=False, allow_output_inside_input=False):
@@ -123,9 +140,10 @@ def collect_jobs(inputs, output_dir, recursive=False, allow_output_inside_input=
                     "output folder or pass --allow-output-inside-input"
                 )
             pattern = "**/*" if recursive else "*"
+            suffixes = input_suffixes()
             candidates = sorted(
                 p for p in given.glob(pattern)
-                if p.suffix.lower() in images.IMAGE_SUFFIXES and not p.name.startswith(".")
+                if p.suffix.lower() in suffixes and not p.name.startswith(".")
                 and (p.is_file() or p.is_symlink())
             )
             if recursive and _is_inside(resolved_output, folder):
@@ -158,7 +176,7 @@ def unlisted_subfolder_images(inputs):
     count = 0
     for given in map(Path, inputs):
         if given.is_dir():
-            count += sum(1 for p in given.glob("*/**/*") if p.suffix.lower() in images.IMAGE_SUFFIXES
+            count += sum(1 for p in given.glob("*/**/*") if p.suffix.lower() in input_suffixes()
                          and not p.name.startswith("."))
     return count
 
@@ -184,7 +202,12 @@ def _file_mode():
 
 
 def write_atomically(picture, target, image_format):
-    """Encode to a hidden temporary file beside ``target``, then rename over it.
+    """Encode a picture to a hidden temporary file beside ``target``, then rename over it."""
+    write_stream_atomically(target, lambda stream: images.save_picture(picture, stream, image_format))
+
+
+def write_stream_atomically(target, write):
+    """``write(stream)`` into a hidden temporary file beside ``target``, then rename it over ``target``.
 
     A crash at any moment leaves either no output or a complete one; a
     symlink at ``target`` is replaced, never written through.
@@ -194,7 +217,7 @@ def write_atomically(picture, target, image_format):
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            images.save_picture(picture, stream, image_format)
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, _file_mode())
@@ -241,7 +264,9 @@ def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
     say = bar.write if progress else echo
     try:
         for job in bar:
-            outcomes.append(_run_job(job, process, overwrite, say, NoMarkedRegion))
+            outcome = _run_job(job, process, overwrite, say, NoMarkedRegion)
+            outcomes.append(outcome)
+            outcomes.extend(outcome.members)
     except KeyboardInterrupt:
         return Batch(outcomes, interrupted=True, total=len(jobs))
     finally:
@@ -258,11 +283,24 @@ def _run_job(job, process, overwrite, say, unmarked_error):
         processed = process(job)
         outcome.regions, outcome.notes, outcome.warnings = (processed.regions, list(processed.notes),
                                                             list(processed.warnings))
-        try:
-            write_atomically(processed.picture, job.output, processed.image_format)
-        except OSError as error:
-            raise OSError(f"cannot write {job.output} ({error.strerror or error})") from None
-        outcome.status, outcome.output = "written", str(job.output)
+        outcome.members = processed.members
+        for member in processed.members:
+            if member.status == "failed":
+                say(f"error: {member.input}: {member.error}")
+            for warning in member.warnings:
+                say(f"warning: {member.input}: {warning}")
+        if processed.dry_run:
+            outcome.status = "found"
+            say(f"{job.display}: {'; '.join(processed.notes) or 'nothing to fill'}")
+        else:
+            try:
+                if processed.write is not None:
+                    write_stream_atomically(job.output, processed.write)
+                else:
+                    write_atomically(processed.picture, job.output, processed.image_format)
+            except OSError as error:
+                raise OSError(f"cannot write {job.output} ({error.strerror or error})") from None
+            outcome.status, outcome.output = "written", str(job.output)
         for warning in outcome.warnings:
             say(f"warning: {job.display}: {warning}")
     except unmarked_error as error:
@@ -280,14 +318,19 @@ def _run_job(job, process, overwrite, say, unmarked_error):
 def summarise(batch, command, output_dir, seconds):
     """(the one-line summary, the exit code) of a batch."""
     outcomes = batch.outcomes
-    counts = {status: 0 for status in ("written", "skipped", "unmarked", "failed")}
+    counts = {status: 0 for status in ("written", "found", "unchanged", "skipped", "unmarked", "failed")}
     for outcome in outcomes:
         counts[outcome.status] += 1
-    parts = [f"{counts['written']} written", f"{counts['skipped']} skipped (output exists)"]
+    if counts["found"]:
+        parts = [f"{counts['found']} to restore (dry run: nothing written)"]
+    else:
+        parts = [f"{counts['written']} written", f"{counts['skipped']} skipped (output exists)"]
     if counts["unmarked"]:
         parts.append(f"{counts['unmarked']} without marked region")
     parts.append(f"{counts['failed']} failed")
     warned = sum(1 for outcome in outcomes if outcome.warnings)
+    if counts["unchanged"]:
+        parts.append(f"{counts['unchanged']} pages inside archives unmarked (kept)")
     if warned:
         parts.append(f"{warned} with warnings (see above)")
     line = f"decensor {command}: {', '.join(parts)} -> {output_dir} ({seconds:.1f} s)"
@@ -298,9 +341,15 @@ def summarise(batch, command, output_dir, seconds):
     return line, code
 
 
+def _record(outcome):
+    record = asdict(outcome)
+    record.pop("members", None)
+    return record
+
+
 def write_report(outcomes, path):
     """JSON list, one record per input; written atomically, or to standard output for ``-``."""
-    text = json.dumps([asdict(o) for o in outcomes], indent=1, ensure_ascii=False)
+    text = json.dumps([_record(o) for o in outcomes], indent=1, ensure_ascii=False)
     if str(path) == "-":
         sys.stdout.write(text + "\n")
         sys.stdout.flush()

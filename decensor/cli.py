@@ -55,6 +55,14 @@ def _batch_options(models_help):
                      help="Refuse pages with more pixels than this, before decoding them."),
         click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False),
                      help=f"Folder holding {models_help} (default: the shipped models/)."),
+        click.option("--alpha-mask", is_flag=True,
+                     help="The region is what is erased to transparency (alpha below 128); the output is opaque "
+                          "there and keeps its alpha elsewhere."),
+        click.option("--dry-run", is_flag=True,
+                     help="Find the regions of every page (and of every page inside archives), report them, "
+                          "write nothing."),
+        click.option("--preview", "preview_dir", type=click.Path(path_type=Path, file_okay=False),
+                     help="With --dry-run: write a small image per page showing what would be filled, here."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; errors are still printed."),
     ]
 
@@ -68,6 +76,8 @@ def _batch_options(models_help):
 
 def _common(kwargs):
     """Split the shared options into what the runners take."""
+    if kwargs.get("preview_dir") is not None and not kwargs.get("dry_run"):
+        raise click.BadParameter("goes with --dry-run", param_hint="--preview")
     return dict(
         inputs=list(kwargs.pop("inputs")) or [Path(DEFAULT_INPUT)],
         paint=dict(color=kwargs.pop("color"), tolerance=kwargs.pop("tolerance"),
@@ -99,7 +109,7 @@ Examples:
 def bar(**kwargs):
     """Fill regions painted in a solid colour (pure green by default).
 
-    INPUTS are image files or folders (default: decensor_input/). Every pixel
+    INPUTS are image files, CBZ/ZIP or PDF volumes, or folders (default: decensor_input/). Every pixel
     outside the filled region is written back exactly as it was (in lossless
     formats); alpha, ICC profile and DPI are kept.
     """

@@ -329,11 +329,13 @@ def native_values(picture, rgb):
     raise ImageFormatError(f"cannot write pixels in mode {mode}")
 
 
-def with_fill(picture, rgb_filled, hole, copy=True):
+def with_fill(picture, rgb_filled, hole, copy=True, opaque=False):
     """The page with its hole pixels in the filled colour; nothing else changes.
 
     ``copy=False`` writes into ``picture``'s own pixels (saves a full copy of a
     large page when the caller has no further use for the original).
+    ``opaque``: the hole's alpha becomes fully opaque (it was the region
+    erased to transparency); alpha elsewhere is kept.
     """
     pixels = picture.pixels.copy() if copy else picture.pixels
     values = native_values(picture, rgb_filled[hole])
@@ -343,6 +345,8 @@ def with_fill(picture, rgb_filled, hole, copy=True):
         pixels[..., :3][hole] = values
     else:
         pixels[hole] = values
+    if opaque and picture.has_alpha:
+        pixels[..., -1][hole] = np.iinfo(pixels.dtype).max
     return replace(picture, pixels=pixels)
 
 

@@ -1,44 +1,65 @@
 """What `decensor bar` and `decensor mosaic` do with each page of a batch.
 
-``bar``: find the painted (or mask-file) hole, fill it, write it.
-``mosaic``: find the mosaic region (green marks over the page, whose
-un-marked original holds the mosaic; or, with ``--auto``, the mosaic itself),
-estimate its grid, restore it keeping each block's mean colour, write it.
+``bar``: find the hole (green paint, a mask file, or transparency with
+``--alpha-mask``), fill it, write it. ``mosaic``: find the mosaic region
+(green marks over the page, whose un-marked original holds the mosaic; or,
+with ``--auto``, the mosaic itself), estimate its grid, restore it keeping
+each block's mean colour, write it. A CBZ/ZIP or PDF input is taken apart
+page by page (:mod:`decensor.archives`) and written back whole. With
+``--dry-run`` the holes are found and reported, nothing is filled or written
+(``--preview`` draws them).
 """
 
+import io
+import shutil
 import sys
+import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from . import images, masks
-from .batch import (EXIT_INTERRUPTED, EXIT_USAGE, Processed, UsageError, check_writable, collect_jobs,
-                    names_a_file, run_jobs, summarise, unlisted_subfolder_images, write_report)
-from .modelfile import ModelFileError, check_model
+from . import archives, images, masks
+from .batch import (EXIT_INTERRUPTED, EXIT_USAGE, Outcome, Processed, UsageError, check_writable, collect_jobs,
+                    names_a_file, one_line, run_jobs, summarise, unlisted_subfolder_images, write_atomically,
+                    write_report)
 from .engine import NoMarkedRegion, PaintSettings
+from .modelfile import ModelFileError, check_model
 
 
-def find_by_stem(folder, source):
-    """The image in ``folder`` with ``source``'s stem, any image extension (masks, originals)."""
-    for candidate in sorted(Path(folder).glob(f"{source.stem}.*")):
+@dataclass(frozen=True)
+class PageOptions:
+    """How each page of a command is found and written (the options every page command shares)."""
+
+    paint: PaintSettings = PaintSettings()
+    models_dir: object = None
+    copy_unmarked: bool = False
+    max_pixels: int = images.MAX_PIXELS
+    alpha_mask: bool = False
+    dry_run: bool = False
+    preview_dir: object = None
+
+
+def find_by_stem(folder, name):
+    """The image in ``folder`` with ``name``'s stem, any image extension (masks, originals)."""
+    for candidate in sorted(Path(folder).glob(f"{PurePosixPath(str(name)).stem}.*")):
         if candidate.suffix.lower() in images.IMAGE_SUFFIXES:
             return candidate
     return None
 
 
-class BarProcessor:
-    """Turns one job into a filled picture; the pipeline (and its model) is loaded on first use."""
+class PageProcessor:
+    """Turns one job into what to write: a page, or an archive of pages, one page at a time.
 
-    models = ("bar",)
+    Subclasses say how a page is restored (:meth:`restore`); the pipeline
+    (and its model) is loaded on first use.
+    """
 
-    def __init__(self, paint, masks_dir=None, models_dir=None, copy_unmarked=False,
-                 max_pixels=images.MAX_PIXELS):
-        self.paint = paint
-        self.max_pixels = max_pixels
-        self.masks_dir = masks_dir
-        self.models_dir = models_dir
-        self.copy_unmarked = copy_unmarked
+    models = ()
+
+    def __init__(self, options=PageOptions()):
+        self.options = options
         self._pipeline = None
 
     @property
@@ -47,70 +68,172 @@ class BarProcessor:
             self._pipeline = self.load_pipeline()
         return self._pipeline
 
-    def load_pipeline(self):
-        from .bar import BarFill
+    def __call__(self, job):
+        if archives.is_archive(job.source):
+            return self._archive(job)
+        picture = images.open_picture(job.source, self.options.max_pixels)
+        image_format = images.format_for(job.output, picture.format)
+        try:
+            processed = self.restore(picture, job.source.name, job.source)
+        except NoMarkedRegion as error:
+            if self.options.copy_unmarked and not self.options.dry_run:
+                return Processed(picture, image_format)
+            raise error
+        processed.image_format = image_format
+        return processed
 
-        return BarFill.load(self.models_dir)
+    def restore(self, picture, name, source=None):
+        """A :class:`Processed` for one decoded page (NoMarkedRegion if there is nothing to restore).
 
-    def hole_for(self, job, picture):
+        ``name`` is the page's file or member name; ``source`` its file, or
+        None for a page inside an archive.
+        """
+        raise NotImplementedError
+
+    def marked_hole(self, picture, name):
         """(the hole, warnings about how it was found); NoMarkedRegion says why there is none."""
-        if self.masks_dir is not None:
-            mask_file = find_by_stem(self.masks_dir, job.source)
-            if mask_file is None:
-                raise masks.MaskError(f"no mask named {job.source.stem}.* in {self.masks_dir}")
-            mask = masks.load_mask_file(mask_file, picture.size, picture.orientation)
-            if not mask.marks_anything:
-                raise NoMarkedRegion(f"no marked region found: {mask.why_empty()}")
-            return mask.hole, []
-        paint = self.paint.find(images.rgb_view(picture), jpeg=picture.format == "JPEG")
+        if self.options.alpha_mask:
+            if not picture.has_alpha:
+                raise NoMarkedRegion("no alpha channel: --alpha-mask takes transparent pixels as the region")
+            hole = picture.pixels[..., -1] < 128
+            if not hole.any():
+                raise NoMarkedRegion("no marked region found: no pixel is transparent (alpha below 128)")
+            return hole, []
+        paint = self.options.paint.find(images.rgb_view(picture), jpeg=picture.format == "JPEG")
         if not paint.hole.any():
             raise NoMarkedRegion("no marked region found")
         return paint.hole, paint.warnings()
 
-    def unmarked(self, picture, image_format, error):
-        """A page with nothing to restore: written unchanged with --copy-unmarked, else reported."""
-        if self.copy_unmarked:
-            return Processed(picture, image_format)
-        raise error
+    def finished(self, picture, filled, hole, regions, notes=(), warnings=()):
+        """The filled page, opaque where it was transparent with --alpha-mask."""
+        result = images.with_fill(picture, filled, hole, copy=False, opaque=self.options.alpha_mask)
+        return Processed(result, regions=regions, notes=list(notes), warnings=list(warnings))
 
-    def __call__(self, job):
+    def found(self, picture, name, hole, regions, notes=(), warnings=()):
+        """A dry run's answer: what would be filled (and its preview, if asked for)."""
+        if self.options.preview_dir is not None:
+            _write_preview(images.rgb_view(picture), hole, Path(self.options.preview_dir) / f"{name}.png")
+        notes = [f"{regions} region{'s' if regions != 1 else ''}, {hole.mean():.1%} marked", *notes]
+        return Processed(None, regions=regions, notes=notes, warnings=list(warnings), dry_run=True)
+
+    # Archives: every image member is a page; the rest is kept as it is.
+    def _archive(self, job):
+        members = []
+        stem = PurePosixPath(job.source.name).stem
+
+        def page(name, load):
+            record = Outcome(f"{job.display}:{name}", "failed")
+            members.append(record)
+            started = time.perf_counter()
+            try:
+                processed = self.restore(load(), f"{stem}/{PurePosixPath(name).with_suffix('')}")
+                record.status = "found" if processed.dry_run else "written"
+                record.regions, record.notes, record.warnings = processed.regions, processed.notes, processed.warnings
+                return None if processed.dry_run else processed.picture
+            except NoMarkedRegion as error:
+                record.status, record.notes = "unchanged", [one_line(error)]
+            except Exception as error:  # noqa: BLE001 - one bad page must not stop the volume
+                record.error = f"{one_line(error)} (kept as it was)"
+            finally:
+                record.seconds = round(time.perf_counter() - started, 3)
+            return None
+
+        # One pass over the archive: into a spooled copy (memory, then disk past 64 MB) that the
+        # batch writes out atomically, or, in a dry run, nowhere.
+        copy = _Discard() if self.options.dry_run else tempfile.SpooledTemporaryFile(64 * 1024 * 1024)
+        if job.source.suffix.lower() == ".pdf":
+            left = archives.rewrite_pdf(job.source, copy, page)
+            members.extend(Outcome(f"{job.display}:{line.split(':')[0]}", "unchanged", notes=[line]) for line in left)
+        else:
+            archives.rewrite_zip(job.source, copy, page)
+        regions = sum(record.regions for record in members)
+        pages = sum(1 for record in members if record.status in ("written", "found"))
+        notes = [f"{pages} of {len(members)} pages {'to restore' if self.options.dry_run else 'restored'}"]
+        if self.options.dry_run:
+            return Processed(None, regions=regions, members=members, dry_run=True, notes=notes)
+        if not pages and not self.options.copy_unmarked:
+            copy.close()
+            raise NoMarkedRegion(f"no marked region found on any of its {len(members)} pages")
+
+        def write(stream):
+            copy.seek(0)
+            shutil.copyfileobj(copy, stream, 1024 * 1024)
+            copy.close()
+
+        return Processed(None, regions=regions, write=write, members=members, notes=notes)
+
+
+class _Discard(io.RawIOBase):
+    """A stream that forgets what is written to it (a dry run reads an archive, writes nothing)."""
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        return len(data)
+
+
+class BarProcessor(PageProcessor):
+    """Fills marked regions."""
+
+    models = ("bar",)
+
+    def __init__(self, options=PageOptions(), masks_dir=None):
+        super().__init__(options)
+        self.masks_dir = masks_dir
+
+    def load_pipeline(self):
+        from .bar import BarFill
+
+        return BarFill.load(self.options.models_dir)
+
+    def marked_hole(self, picture, name):
+        if self.masks_dir is None:
+            return super().marked_hole(picture, name)
+        mask_file = find_by_stem(self.masks_dir, PurePosixPath(str(name)).name)
+        if mask_file is None:
+            raise masks.MaskError(f"no mask named {PurePosixPath(str(name)).stem}.* in {self.masks_dir}")
+        mask = masks.load_mask_file(mask_file, picture.size, picture.orientation)
+        if not mask.marks_anything:
+            raise NoMarkedRegion(f"no marked region found: {mask.why_empty()}")
+        return mask.hole, []
+
+    def restore(self, picture, name, source=None):
         from .regions import count_regions
 
-        picture = images.open_picture(job.source, self.max_pixels)
-        image_format = images.format_for(job.output, picture.format)
-        try:
-            hole, warnings = self.hole_for(job, picture)
-        except NoMarkedRegion as error:
-            return self.unmarked(picture, image_format, error)
+        hole, warnings = self.marked_hole(picture, name)
+        regions = count_regions(hole)
+        if self.options.dry_run:
+            return self.found(picture, name, hole, regions, warnings=warnings)
         filled = self.pipeline.fill(images.fill_view(picture), hole)
-        return Processed(images.with_fill(picture, filled, hole, copy=False), image_format, count_regions(hole),
-                         warnings=warnings)
+        return self.finished(picture, filled, hole, regions, warnings=warnings)
 
 
-class MosaicProcessor(BarProcessor):
+class MosaicProcessor(PageProcessor):
     """Restores mosaic regions. Marked mode reads the un-marked original
     (same stem, any extension) from ``originals_dir``; auto mode finds the
     mosaic on the page itself and can save what it found as mask images."""
 
-    def __init__(self, paint, originals_dir=None, auto=False, save_masks=None, models_dir=None,
-                 copy_unmarked=False, max_pixels=images.MAX_PIXELS):
-        super().__init__(paint, None, models_dir, copy_unmarked, max_pixels)
+    models = ("mosaic", "bar")  # (the bar model fills a marked region whose grid cannot be measured)
+
+    def __init__(self, options=PageOptions(), originals_dir=None, auto=False, save_masks=None):
+        super().__init__(options)
         self.originals_dir = originals_dir
         self.auto = auto
         self.save_masks = save_masks
 
-    models = ("mosaic", "bar")  # (the bar model fills a marked region whose grid cannot be measured)
-
     def load_pipeline(self):
         from .mosaic import MosaicRestoration
 
-        return MosaicRestoration.load(self.models_dir)
+        return MosaicRestoration.load(self.options.models_dir)
 
-    def _original_for(self, job, marked):
-        original_file = find_by_stem(self.originals_dir, job.source)
+    def _original_for(self, name, source, marked):
+        if source is None:
+            raise masks.MaskError("marked mode reads each original from a file: use --auto for archives")
+        original_file = find_by_stem(self.originals_dir, source.name)
         if original_file is None:
-            raise masks.MaskError(f"no original named {job.source.stem}.* in {self.originals_dir}")
-        original = images.open_picture(original_file, self.max_pixels)
+            raise masks.MaskError(f"no original named {source.stem}.* in {self.originals_dir}")
+        original = images.open_picture(original_file, self.options.max_pixels)
         if original.size != marked.size:
             raise masks.MaskError(
                 f"original {original_file} is {original.size[0]}x{original.size[1]}, the marked page is "
@@ -118,7 +241,7 @@ class MosaicProcessor(BarProcessor):
             )
         return original
 
-    def _found_regions(self, job, picture):
+    def _found_regions(self, name, picture):
         """[(grid, hole)] of the mosaics found on ``picture``, one per grid; saved as a mask if asked.
 
         Detection may find one mosaic in several pieces: pieces on one grid are
@@ -127,63 +250,68 @@ class MosaicProcessor(BarProcessor):
         from .mosaic import find_mosaic
 
         found, regions = find_mosaic(images.rgb_view(picture))
-        if self.save_masks is not None:
-            self._write_mask(job, found)
+        if self.save_masks is not None and not self.options.dry_run:
+            from PIL import Image
+
+            mask_picture = images.picture_from_pil(Image.fromarray(found.astype(np.uint8) * 255))
+            write_atomically(mask_picture, Path(self.save_masks) / f"{PurePosixPath(str(name)).stem}.png", "PNG")
         by_grid = {}
         for grid, piece in regions:
             by_grid[grid] = by_grid[grid] | piece if grid in by_grid else piece
         return list(by_grid.items())
 
-    def _write_mask(self, job, found):
-        from PIL import Image
-
-        from .batch import write_atomically
-
-        target = Path(self.save_masks) / f"{job.source.stem}.png"
-        mask_picture = images.picture_from_pil(Image.fromarray(found.astype(np.uint8) * 255))
-        write_atomically(mask_picture, target, "PNG")
-
-    def __call__(self, job):
-        marked = images.open_picture(job.source, self.max_pixels)
-        image_format = images.format_for(job.output, marked.format)
+    def restore(self, marked, name, source=None):
         warnings = []
         if self.auto:
             picture = marked
-            regions = self._found_regions(job, picture)
+            regions = self._found_regions(name, picture)
         else:
-            try:
-                hole, warnings = self.hole_for(job, marked)
-            except NoMarkedRegion as error:
-                return self.unmarked(marked, image_format, error)
-            picture = self._original_for(job, marked)
+            hole, warnings = self.marked_hole(marked, name)
+            picture = self._original_for(name, source, marked)
             regions = [(None, hole)]  # the grid is measured inside the marks
         if not regions:
-            return self.unmarked(picture, image_format, NoMarkedRegion("no mosaic found"))
+            raise NoMarkedRegion("no mosaic found")
         rgb = images.rgb_view(picture).copy()
         hole_total = np.zeros(rgb.shape[:2], bool)
+        for _, hole in regions:
+            hole_total |= hole
+        if self.options.dry_run:
+            from .mosaic import estimate_grid
+
+            grids = [grid or estimate_grid(rgb, hole) for grid, hole in regions]
+            notes = [f"block {grid.size} px" if grid else "no mosaic grid found: would be filled as a hole"
+                     for grid in grids]
+            return self.found(picture, name, hole_total, len(regions), notes, warnings)
         notes = []
         for grid, hole in regions:
             rgb, used = self.pipeline.restore(rgb, hole, grid)
-            hole_total |= hole
             notes.append(f"block {used.size} px, grid offset ({used.offset_x}, {used.offset_y})"
                          if used else "no mosaic grid found: filled as a hole")
-        result = images.with_fill(picture, rgb, hole_total, copy=False)
-        return Processed(result, image_format, len(regions), notes, warnings)
+        return self.finished(picture, rgb, hole_total, len(regions), notes, warnings)
 
 
-def run_bar(inputs, output_dir, recursive=False, masks_dir=None, paint=None, overwrite=False,
-            copy_unmarked=False, report=None, allow_output_inside_input=False, models_dir=None,
-            quiet=False, started=None, echo=None, max_pixels=images.MAX_PIXELS):
-    """Run the bar command; returns the exit code."""
-    processor = BarProcessor(PaintSettings(**(paint or {})), masks_dir, models_dir, copy_unmarked, max_pixels)
+def _write_preview(rgb, hole, target):
+    """The page dimmed, what would be filled in red: a small PNG to check a dry run by eye."""
+    from PIL import Image
+
+    shown = (rgb.astype(np.float32) * 0.55 + 255 * 0.45).astype(np.uint8)
+    shown[hole] = (230, 30, 60)
+    image = Image.fromarray(shown)
+    image.thumbnail((1024, 1024))
+    write_atomically(images.picture_from_pil(image), target, "PNG")
+
+
+def run_bar(inputs, output_dir, recursive=False, masks_dir=None, overwrite=False, report=None,
+            allow_output_inside_input=False, quiet=False, started=None, echo=None, **options):
+    """Run the bar command; returns the exit code. ``options``: the fields of :class:`PageOptions`."""
+    processor = BarProcessor(_options(**options), masks_dir)
     return run_command("bar", processor, inputs, output_dir, recursive, overwrite, report,
-                       allow_output_inside_input, models_dir, quiet, started, echo)
+                       allow_output_inside_input, quiet, started, echo)
 
 
 def run_mosaic(inputs, output_dir, originals_dir=None, auto=False, save_masks=None, recursive=False,
-               paint=None, overwrite=False, copy_unmarked=False, report=None,
-               allow_output_inside_input=False, models_dir=None, quiet=False, started=None, echo=None,
-               max_pixels=images.MAX_PIXELS):
+               overwrite=False, report=None, allow_output_inside_input=False, quiet=False, started=None, echo=None,
+               **options):
     """Run the mosaic command; returns the exit code."""
     echo = echo or (lambda message: print(message, file=sys.stderr))
     if not auto and (originals_dir is None or not Path(originals_dir).is_dir()):
@@ -191,17 +319,21 @@ def run_mosaic(inputs, output_dir, originals_dir=None, auto=False, save_masks=No
         return EXIT_USAGE
     if save_masks is not None:
         Path(save_masks).mkdir(parents=True, exist_ok=True)
-    processor = MosaicProcessor(PaintSettings(**(paint or {})), originals_dir, auto, save_masks, models_dir,
-                                copy_unmarked, max_pixels)
+    processor = MosaicProcessor(_options(**options), originals_dir, auto, save_masks)
     return run_command("mosaic", processor, inputs, output_dir, recursive, overwrite, report,
-                       allow_output_inside_input, models_dir, quiet, started, echo)
+                       allow_output_inside_input, quiet, started, echo)
+
+
+def _options(paint=None, **fields):
+    return PageOptions(paint=PaintSettings(**(paint or {})), **fields)
 
 
 def run_command(name, processor, inputs, output_dir, recursive, overwrite, report,
-                allow_output_inside_input, models_dir, quiet, started=None, echo=None):
+                allow_output_inside_input, quiet, started=None, echo=None):
     """The shared batch flow: collect, check the output folder and the models, process, summarise, report."""
     echo = echo or (lambda message: print(message, file=sys.stderr))
     started = started or time.perf_counter()
+    options = processor.options
     try:
         jobs, early_failures = collect_jobs(inputs, output_dir, recursive, allow_output_inside_input)
         for failure in early_failures:
@@ -209,10 +341,14 @@ def run_command(name, processor, inputs, output_dir, recursive, overwrite, repor
         if not jobs and not early_failures:
             echo(f"error: {_nothing_found(inputs, recursive)}")
             return EXIT_USAGE
-        if any(not job.output.exists() or overwrite for job in jobs):
+        if options.dry_run:
+            overwrite = True  # (a dry run looks at every input, whatever outputs exist)
+            if options.preview_dir is not None:
+                check_writable(options.preview_dir)
+        elif any(not job.output.exists() or overwrite for job in jobs):
             check_writable(Path(output_dir).parent if names_a_file(output_dir) else output_dir)
             for model in processor.models:
-                check_model(model, models_dir)
+                check_model(model, options.models_dir)
     except (UsageError, ModelFileError) as error:
         echo(f"error: {error}")
         return EXIT_USAGE
