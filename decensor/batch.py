@@ -256,15 +256,13 @@ def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
     """
     from tqdm import tqdm
 
-    from .engine import NoMarkedRegion
-
     remove_stale_partials({job.output.parent for job in jobs})
     outcomes = []
     bar = tqdm(jobs, unit="page", disable=not progress, leave=False, dynamic_ncols=True)
     say = bar.write if progress else echo
     try:
         for job in bar:
-            outcome = _run_job(job, process, overwrite, say, NoMarkedRegion)
+            outcome = run_page(job, process, overwrite, say)
             outcomes.append(outcome)
             outcomes.extend(outcome.members)
     except KeyboardInterrupt:
@@ -274,7 +272,13 @@ def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
     return Batch(outcomes, total=len(jobs))
 
 
-def _run_job(job, process, overwrite, say, unmarked_error):
+def run_page(job, process, overwrite, say):
+    """Process one job and write its output atomically; an Outcome, whatever happens (but Ctrl-C).
+
+    ``say(line)`` receives the warnings and errors to show.
+    """
+    from .engine import NoMarkedRegion
+
     started = time.perf_counter()
     if job.output.exists() and not overwrite:
         return Outcome(job.display, "skipped", str(job.output), notes=["output exists"])
@@ -303,7 +307,7 @@ def _run_job(job, process, overwrite, say, unmarked_error):
             outcome.status, outcome.output = "written", str(job.output)
         for warning in outcome.warnings:
             say(f"warning: {job.display}: {warning}")
-    except unmarked_error as error:
+    except NoMarkedRegion as error:
         outcome.status, outcome.error = "unmarked", one_line(error)
         say(f"warning: {job.display}: {one_line(error)} (not written)")
     except (KeyboardInterrupt, SystemExit):

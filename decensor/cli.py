@@ -63,6 +63,12 @@ def _batch_options(models_help):
                           "write nothing."),
         click.option("--preview", "preview_dir", type=click.Path(path_type=Path, file_okay=False),
                      help="With --dry-run: write a small image per page showing what would be filled, here."),
+        click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, envvar="DECENSOR_JOBS",
+                     help="Pages at once, in worker processes  [default: $DECENSOR_JOBS, or one per core as "
+                          "memory allows]"),
+        click.option("--cluster", metavar="tcp://HOST:PORT",
+                     help="Send one task per page to this Dask scheduler (pip install 'decensor[cluster]'); "
+                          "inputs and outputs must be on a folder every worker sees."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; errors are still printed."),
     ]
 

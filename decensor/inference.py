@@ -27,7 +27,8 @@ class OnnxNetwork:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        # (DECENSOR_THREADS: set by --jobs for its workers, one core each)
+        options.intra_op_num_threads = int(os.environ.get("DECENSOR_THREADS", 0)) or os.cpu_count() or 1
         options.log_severity_level = 3
         graph = _Graph(config, {path: np.asarray(value, np.float32) for path, value in arrays.items()})
         self.session = onnxruntime.InferenceSession(graph.serialized(), options, providers=["CPUExecutionProvider"])

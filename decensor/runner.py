@@ -26,6 +26,7 @@ from .batch import (EXIT_INTERRUPTED, EXIT_USAGE, Outcome, Processed, UsageError
                     write_report)
 from .engine import NoMarkedRegion, PaintSettings
 from .modelfile import ModelFileError, check_model
+from .parallel import default_jobs, run_jobs_in_processes, run_jobs_on_cluster
 
 
 @dataclass(frozen=True)
@@ -302,16 +303,16 @@ def _write_preview(rgb, hole, target):
 
 
 def run_bar(inputs, output_dir, recursive=False, masks_dir=None, overwrite=False, report=None,
-            allow_output_inside_input=False, quiet=False, started=None, echo=None, **options):
+            allow_output_inside_input=False, quiet=False, started=None, echo=None, jobs=1, cluster=None, **options):
     """Run the bar command; returns the exit code. ``options``: the fields of :class:`PageOptions`."""
     processor = BarProcessor(_options(**options), masks_dir)
     return run_command("bar", processor, inputs, output_dir, recursive, overwrite, report,
-                       allow_output_inside_input, quiet, started, echo)
+                       allow_output_inside_input, quiet, started, echo, jobs, cluster)
 
 
 def run_mosaic(inputs, output_dir, originals_dir=None, auto=False, save_masks=None, recursive=False,
                overwrite=False, report=None, allow_output_inside_input=False, quiet=False, started=None, echo=None,
-               **options):
+               jobs=1, cluster=None, **options):
     """Run the mosaic command; returns the exit code."""
     echo = echo or (lambda message: print(message, file=sys.stderr))
     if not auto and (originals_dir is None or not Path(originals_dir).is_dir()):
@@ -321,7 +322,7 @@ def run_mosaic(inputs, output_dir, originals_dir=None, auto=False, save_masks=No
         Path(save_masks).mkdir(parents=True, exist_ok=True)
     processor = MosaicProcessor(_options(**options), originals_dir, auto, save_masks)
     return run_command("mosaic", processor, inputs, output_dir, recursive, overwrite, report,
-                       allow_output_inside_input, quiet, started, echo)
+                       allow_output_inside_input, quiet, started, echo, jobs, cluster)
 
 
 def _options(paint=None, **fields):
@@ -329,23 +330,27 @@ def _options(paint=None, **fields):
 
 
 def run_command(name, processor, inputs, output_dir, recursive, overwrite, report,
-                allow_output_inside_input, quiet, started=None, echo=None):
-    """The shared batch flow: collect, check the output folder and the models, process, summarise, report."""
+                allow_output_inside_input, quiet, started=None, echo=None, jobs=1, cluster=None):
+    """The shared batch flow: collect, check the output folder and the models, process, summarise, report.
+
+    ``jobs``: worker processes on this machine (None: one per core that memory allows); ``cluster``:
+    the address of a Dask scheduler to send one task per page to instead.
+    """
     echo = echo or (lambda message: print(message, file=sys.stderr))
     started = started or time.perf_counter()
     options = processor.options
     try:
-        jobs, early_failures = collect_jobs(inputs, output_dir, recursive, allow_output_inside_input)
+        pages, early_failures = collect_jobs(inputs, output_dir, recursive, allow_output_inside_input)
         for failure in early_failures:
             echo(f"error: {failure.input}: {failure.error}")
-        if not jobs and not early_failures:
+        if not pages and not early_failures:
             echo(f"error: {_nothing_found(inputs, recursive)}")
             return EXIT_USAGE
         if options.dry_run:
             overwrite = True  # (a dry run looks at every input, whatever outputs exist)
             if options.preview_dir is not None:
                 check_writable(options.preview_dir)
-        elif any(not job.output.exists() or overwrite for job in jobs):
+        elif any(not job.output.exists() or overwrite for job in pages):
             check_writable(Path(output_dir).parent if names_a_file(output_dir) else output_dir)
             for model in processor.models:
                 check_model(model, options.models_dir)
@@ -356,7 +361,18 @@ def run_command(name, processor, inputs, output_dir, recursive, overwrite, repor
         echo("interrupted before any page was done")
         return EXIT_INTERRUPTED
     # A progress bar only on a terminal: in a log it is a trail of carriage returns.
-    batch = run_jobs(jobs, processor, overwrite, progress=not quiet and sys.stderr.isatty(), echo=echo)
+    progress = not quiet and sys.stderr.isatty()
+    workers = default_jobs() if jobs is None else jobs
+    try:
+        if cluster:
+            batch = run_jobs_on_cluster(pages, processor, overwrite, cluster, progress, echo)
+        elif workers > 1 and len(pages) > 1:
+            batch = run_jobs_in_processes(pages, processor, overwrite, min(workers, len(pages)), progress, echo)
+        else:
+            batch = run_jobs(pages, processor, overwrite, progress=progress, echo=echo)
+    except (OSError, RuntimeError, TimeoutError) as error:
+        echo(f"error: {one_line(error)}")
+        return EXIT_USAGE
     batch.outcomes = early_failures + batch.outcomes
     line, code = summarise(batch, name, output_dir, time.perf_counter() - started)
     if report:

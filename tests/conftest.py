@@ -1,6 +1,8 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# One page at a time unless a test asks for workers (monkeypatched code does not reach spawned ones).
+os.environ.setdefault("DECENSOR_JOBS", "1")
 
 import pytest  # noqa: E402
 from helpers import TINY, TINY_MOSAIC, save_tiny  # noqa: E402

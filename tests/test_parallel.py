@@ -1,0 +1,87 @@
+"""Many pages: worker processes (--jobs) and a Dask cluster on 127.0.0.1, outputs as --jobs 1 writes them."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from helpers import drawing, paint_green
+from PIL import Image
+
+from decensor.cli import main
+
+
+def _pages(folder, count=6):
+    folder.mkdir()
+    for index in range(count):
+        pixels = np.repeat(np.repeat(drawing(seed=index), 2, axis=0), 2, axis=1)
+        Image.fromarray(paint_green(pixels, (40, 60, 120, 200))).save(folder / f"page_{index:02d}.png")
+    Image.fromarray(drawing(seed=99)).save(folder / "clean.png")
+
+
+def _digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))}
+
+
+def test_two_jobs_write_what_one_job_writes_and_report_alike(tmp_path):
+    _pages(tmp_path / "in")
+    codes, reports = [], []
+    for jobs in (1, 2):
+        report = tmp_path / f"r{jobs}.json"
+        result = CliRunner().invoke(main, ["bar", str(tmp_path / "in"), "-o", str(tmp_path / f"out{jobs}"),
+                                           "-j", str(jobs), "--report", str(report)])
+        codes.append(result.exit_code)
+        reports.append([(r["input"], r["status"], r["regions"]) for r in json.loads(report.read_text())])
+        assert "clean.png: no marked region found" in result.output
+    assert codes == [1, 1] and reports[0] == reports[1]
+    assert _digests(tmp_path / "out1") == _digests(tmp_path / "out2") and len(_digests(tmp_path / "out1")) == 6
+
+
+def test_ctrl_c_with_workers_stops_cleanly_and_a_rerun_finishes(tmp_path):
+    _pages(tmp_path / "in", count=10)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "decensor", "bar", str(tmp_path / "in"), "-o", str(out), "-j", "2"]
+    env = {**os.environ, "DECENSOR_JOBS": "2"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out.exists() and len(list(out.glob("page_*.png"))) >= 2):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "re-run the same command to continue" in stderr and "Traceback" not in stderr
+    assert not list(out.glob(".*partial"))
+    rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert rerun.returncode == 1, rerun.stderr  # (clean.png)
+    assert len(list(out.glob("page_*.png"))) == 10
+
+
+def test_a_dask_cluster_survives_a_killed_worker_with_the_same_outputs(tmp_path):
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    _pages(tmp_path / "in", count=8)
+    assert CliRunner().invoke(main, ["bar", str(tmp_path / "in"), "-o", str(tmp_path / "alone"), "-j", "1",
+                                     "-q"]).exit_code == 1
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=40) as cluster:
+        with Client(cluster) as client:
+            pids = list(client.run(os.getpid).values())
+        runner = subprocess.Popen([sys.executable, "-m", "decensor", "bar", str(tmp_path / "in"), "-o",
+                                   str(tmp_path / "cluster"), "--cluster", cluster.scheduler_address],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 180
+        out = tmp_path / "cluster"
+        while time.time() < deadline and not (out.exists() and any(out.glob("page_*.png"))):
+            time.sleep(0.05)
+        os.kill(pids[0], signal.SIGKILL)  # a worker dies mid-batch
+        _, stderr = runner.communicate(timeout=300)
+    assert runner.returncode == 1, stderr  # (clean.png only)
+    assert _digests(tmp_path / "cluster") == _digests(tmp_path / "alone")
+    assert not list(out.glob(".*partial"))
