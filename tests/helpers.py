@@ -47,3 +47,24 @@ def paint_green(image, box):
     painted = image.copy()
     painted[top:bottom, left:right] = (0, 255, 0)
     return painted
+
+
+def interrupt_after(command, out, pages, env=None, timeout=120):
+    """Run ``command``, send Ctrl-C once ``pages`` outputs (page_*.png) exist in ``out``: (exit code, stderr)."""
+    import signal
+    import subprocess
+
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    wait_for_outputs(out, pages, timeout)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stderr
+
+
+def wait_for_outputs(out, pages, timeout=120):
+    """Wait until ``out`` holds ``pages`` finished page_*.png outputs (or the timeout passes)."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline and not (Path(out).exists() and len(list(Path(out).glob("page_*.png"))) >= pages):
+        time.sleep(0.02)

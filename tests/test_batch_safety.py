@@ -7,14 +7,13 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import drawing, paint_green
+from helpers import drawing, paint_green, wait_for_outputs
 from PIL import Image
 
 from decensor import images
@@ -189,9 +188,7 @@ def test_sigkill_mid_batch_leaves_only_complete_outputs_and_rerun_finishes(tmp_p
                "--models", str(tiny_models_dir)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out.exists() and any(out.glob("page_*.png"))):
-        time.sleep(0.02)
+    wait_for_outputs(out, 1)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     finished = sorted(out.glob("page_*.png"))

@@ -1,6 +1,5 @@
 """End to end through the command line: the shipped models, or tiny networks where the network stage is tested."""
 
-import io
 import json
 
 import numpy as np

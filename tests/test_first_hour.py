@@ -3,15 +3,13 @@
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import drawing, paint_green
+from helpers import drawing, interrupt_after, paint_green
 from PIL import Image
 from scipy import ndimage
 
@@ -149,16 +147,11 @@ def test_ctrl_c_exits_130_says_how_far_it_got_and_writes_the_report(tmp_path):
     folder, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "report.json"
     _slow_pages(folder, 20)
     command = [sys.executable, "-m", "decensor", "bar", str(folder), "-o", str(out), "--report", str(report)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out.exists() and len(list(out.glob("page_*.png"))) >= 2):
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    code, stderr = interrupt_after(command, out, 2)
+    assert code == 130, stderr
     done = len(list(out.glob("page_*.png")))
     assert 2 <= done < 20
-    assert f"of 20 done; re-run the same command to continue" in stderr
+    assert "of 20 done; re-run the same command to continue" in stderr
     assert "Aborted" not in stderr and "Traceback" not in stderr
     records = json.loads(report.read_text())
     assert sum(record["status"] == "written" for record in records) == done

@@ -6,12 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import drawing, paint_green
+from helpers import drawing, interrupt_after, paint_green, wait_for_outputs
 from PIL import Image
 
 from decensor.cli import main
@@ -48,13 +47,8 @@ def test_ctrl_c_with_workers_stops_cleanly_and_a_rerun_finishes(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "decensor", "bar", str(tmp_path / "in"), "-o", str(out), "-j", "2"]
     env = {**os.environ, "DECENSOR_JOBS": "2"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out.exists() and len(list(out.glob("page_*.png"))) >= 2):
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    code, stderr = interrupt_after(command, out, 2, env)
+    assert code == 130, stderr
     assert "re-run the same command to continue" in stderr and "Traceback" not in stderr
     assert not list(out.glob(".*partial"))
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
@@ -76,10 +70,8 @@ def test_a_dask_cluster_survives_a_killed_worker_with_the_same_outputs(tmp_path)
         runner = subprocess.Popen([sys.executable, "-m", "decensor", "bar", str(tmp_path / "in"), "-o",
                                    str(tmp_path / "cluster"), "--cluster", cluster.scheduler_address],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 180
         out = tmp_path / "cluster"
-        while time.time() < deadline and not (out.exists() and any(out.glob("page_*.png"))):
-            time.sleep(0.05)
+        wait_for_outputs(out, 1, 180)
         os.kill(pids[0], signal.SIGKILL)  # a worker dies mid-batch
         _, stderr = runner.communicate(timeout=300)
     assert runner.returncode == 1, stderr  # (clean.png only)
