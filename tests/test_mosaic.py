@@ -345,3 +345,14 @@ def test_sure_blocks_are_the_ones_the_fill_already_matched_and_flat_art():
     wrong_fill = np.full_like(mosaicked, 90)
     flat_only = sure_blocks(wrong_fill, mosaicked, grid, hole)
     assert flat_only[8:56, 40:56].all() and not flat_only[8:56, 8:24].any()
+
+
+def test_checkerboards_and_pixel_art_are_not_mosaics():
+    yy, xx = np.mgrid[:384, :384]
+    for size in (4, 8, 12, 24):
+        board = (((yy // size) + (xx // size)) % 2 * 200 + 30).astype(np.uint8)
+        assert not find_mosaic(np.repeat(board[..., None], 3, -1))[1], size
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (6, 3)).astype(np.uint8)
+    art = np.kron(palette[rng.integers(0, 6, (65, 65))], np.ones((6, 6, 1), np.uint8))[:384, :384]
+    assert not find_mosaic(art)[1]

@@ -25,7 +25,7 @@ from ..regions import Box
 from . import votes
 from .bands import banded_regions
 from .evidence import regions_on_grid
-from .grid import MAX_BLOCK, MIN_BLOCK, Grid, as_float_gray, lies_on
+from .grid import MAX_BLOCK, MIN_BLOCK, Grid, as_float_gray, block_means, block_view, lies_on
 from .settings import DEFAULT_DETECTION
 
 
@@ -35,14 +35,16 @@ def find_mosaic(image, settings=DEFAULT_DETECTION):
     Returns ``(mask, regions)``: a boolean pixel mask and a list of ``(grid,
     region mask)`` per accepted region.
     """
-    return _Search(as_float_gray(np.asarray(image)), settings).run()
+    image = np.asarray(image)
+    return _Search(as_float_gray(image), settings, image).run()
 
 
 class _Search:
     """One page's search: what is found so far, on which grid, and the checks already made."""
 
-    def __init__(self, gray, settings):
+    def __init__(self, gray, settings, rgb=None):
         self.gray = gray
+        self.rgb = gray if rgb is None else rgb
         self.settings = settings
         self.page = Box(0, 0, *gray.shape)
         self.tables = votes.box_tables(gray)
@@ -65,7 +67,16 @@ class _Search:
             for piece, _ in self.pieces_on(grid, self.page):
                 self.take(grid, piece)
         self.check_bands(bands)
+        self.drop_few_colours()
         return self.found, self.regions
+
+    def drop_few_colours(self):
+        """Pixel art and checkerboards: every region of a grid whose blocks hold a handful of colours."""
+        for grid, pixels in list(self.found_on.items()):
+            if self.few_colours(grid, pixels):
+                self.regions = [(g, mask) for g, mask in self.regions if g != grid]
+                self.found &= ~pixels
+                del self.found_on[grid]
 
     def check_candidate(self, voted, voting_box):
         """The voted grid, the flattest offsets of its size, or one a pixel off: whichever finds most."""
@@ -120,6 +131,23 @@ class _Search:
         self.found[mask] = True
         self.found_on[grid] = self.found_on.get(grid, False) | mask
         self.regions.append((grid, mask))
+
+    def few_colours(self, grid, mask):
+        """Whether the blocks of ``mask`` on ``grid`` hold only a handful of colours (see DetectionSettings)."""
+        s = self.settings
+        means, _ = block_means(self.rgb, grid)
+        inside = block_view(mask, grid)[0].all(axis=(2, 3))
+        colours = np.round(means[inside] / s.palette_step).astype(np.int32)
+        if not len(colours):
+            return False
+        values, counts = np.unique(colours, axis=0, return_counts=True)
+        order = np.argsort(counts)[::-1]
+        covering = int(np.searchsorted(np.cumsum(counts[order]), s.palette_share * len(colours)) + 1)
+        if covering > s.palette_colours or len(colours) < s.palette_repeats * covering:
+            return False
+        palette = values[order[:covering]]
+        apart = np.abs(palette[:, None] - palette[None, :]).max(axis=-1) + np.eye(covering, dtype=int) * 10**6
+        return covering == 1 or int(apart.min()) >= s.palette_separation
 
     def pieces_on(self, grid, area):
         """Pieces on ``grid`` inside ``area``; a mosaic found on another grid is no evidence for it."""

@@ -58,6 +58,18 @@ class DetectionSettings:
     # ... and the spread allowed down a column inside a band (or a tenth of the step, if more).
     band_noise: float = 1.5
     band_noise_share: float = 0.1
+    # A grid whose found blocks hold a handful of colours, each many times over, is pixel art or a
+    # checkerboard, not a mosaic (which averages art into new colours where two meet): refused
+    # when at most palette_colours colours (block means rounded to palette_step grey levels, JPEG
+    # noise allowed for) cover palette_share of its blocks, and there are palette_repeats blocks
+    # per such colour (a small mosaic of a grey manga page has few colours too, but few blocks).
+    palette_colours: int = 12
+    palette_step: float = 6.0
+    palette_share: float = 0.995
+    palette_repeats: int = 25
+    # ... and those colours lie this many steps apart at least: a mosaic over hatching or a soft
+    # tone also holds few colours, but colours a grey level or two apart.
+    palette_separation: int = 3
 
 
 DEFAULT_DETECTION = DetectionSettings()
