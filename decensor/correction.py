@@ -8,7 +8,15 @@ engine (:func:`decensor.inpaint.inpaint`);
 correction is still exactly zero loads as :data:`NO_CORRECTION`: its output
 would be its guess, so users get the same pixels without TensorFlow's
 start-up or the network's time.
+
+A card may ask for the correction to be smoothed (``correction_smoothing``,
+a Gaussian's sigma in px): the network's change to the guess is then
+blurred over the hole before it is added, so the guess keeps its texture
+and the network corrects tone and shading (:func:`smooth_correction`).
 """
+
+import numpy as np
+from scipy import ndimage
 
 from . import modelfile
 from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE, inpaint
@@ -31,6 +39,25 @@ class NoCorrection:
 NO_CORRECTION = NoCorrection()
 
 
+def smooth_correction(predicted, masks, guesses, sigma):
+    """``guesses`` plus the change ``predicted - guesses`` blurred over each tile's hole.
+
+    ``predicted`` and ``guesses`` (N, H, W, 3) and ``masks`` (N, H, W, 1, 1 =
+    known) as the tiling engine passes them. The blur is normalised over the
+    hole (known pixels lend no zeros), and outside the hole the change is zero.
+    """
+    predicted = np.asarray(predicted, np.float32)
+    if sigma <= 0:
+        return predicted
+    hole = 1.0 - np.asarray(masks, np.float32)[..., 0]
+    guesses = np.asarray(guesses, np.float32)[..., :3]
+    change = (predicted - guesses) * hole[..., None]
+    spatial = (0, sigma, sigma)
+    weight = ndimage.gaussian_filter(hole, spatial)
+    smoothed = np.stack([ndimage.gaussian_filter(change[..., c], spatial) for c in range(3)], axis=-1)
+    return guesses + smoothed / np.maximum(weight, 1e-3)[..., None] * hole[..., None]
+
+
 class NetworkCorrection:
     """A network and its design, run over the hole tile by tile.
 
@@ -42,7 +69,7 @@ class NetworkCorrection:
     runs_network = True
 
     def __init__(self, network, config, card=None, tile=DEFAULT_TILE, margin=DEFAULT_MARGIN,
-                 batch_size=DEFAULT_BATCH):
+                 batch_size=DEFAULT_BATCH, smoothing=0.0):
         if tile % config.downsampling:
             raise ValueError(f"tile must be a multiple of {config.downsampling} for this network, got {tile}")
         self.network = network
@@ -51,11 +78,17 @@ class NetworkCorrection:
         self.tile = tile
         self.margin = margin
         self.batch_size = batch_size
+        self.smoothing = float(smoothing)
+
+    def predict(self, images, masks, guesses):
+        """The network on a batch of tiles, its correction smoothed as the card says."""
+        predicted, reached = self.network(images, masks, guesses)
+        return smooth_correction(predicted, masks, guesses, self.smoothing), reached
 
     def apply(self, rgb, hole, guess, progress=None):
         """``rgb`` (H, W, 3 uint8) with ``hole`` filled by the network's correction of ``guess``."""
         channels = self.config.guess_channels  # (the leading channels of the guess input, as designed)
-        return inpaint(rgb, hole, self.network, tile=self.tile, margin=self.margin, batch_size=self.batch_size,
+        return inpaint(rgb, hole, self.predict, tile=self.tile, margin=self.margin, batch_size=self.batch_size,
                        progress=progress, guess=lambda box: guess.tile(box)[..., :channels],
                        step=self.config.downsampling)
 
@@ -82,4 +115,5 @@ def load_correction(name, guess_kind, models_dir=None, tile=DEFAULT_TILE, margin
     from .inference import OnnxNetwork
 
     modelfile.check_fit(config, arrays, str(modelfile.model_paths(name, models_dir)[0]))
-    return NetworkCorrection(OnnxNetwork(config, arrays), config, card, tile, margin, batch_size)
+    return NetworkCorrection(OnnxNetwork(config, arrays), config, card, tile, margin, batch_size,
+                             smoothing=card.get("correction_smoothing", 0.0))

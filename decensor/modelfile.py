@@ -122,6 +122,8 @@ def card_markdown(card):
         f"* Loss weights: {training.get('loss_weights', '?')}; last training loss "
         f"{_number(training.get('last_loss'))}",
         f"* Warm start: {training.get('warm_start') or 'none'}",
+        *([f"* The correction is smoothed over the hole (Gaussian, sigma {card['correction_smoothing']} px) "
+           "before it is added to the guess, which keeps its texture"] if card.get("correction_smoothing") else []),
         f"* Held-out loss terms: {training.get('held_out_loss_terms', '?')}",
         "",
         "Held-out metrics (training's fixed validation set: "

@@ -54,7 +54,10 @@ def interrupt_after(command, out, pages, env=None, timeout=120):
     import signal
     import subprocess
 
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # A shell starts background jobs with Ctrl-C ignored, and the child would inherit that:
+    # give it the default disposition, as a terminal's foreground command has.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_outputs(out, pages, timeout)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=timeout)

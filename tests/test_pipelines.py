@@ -40,6 +40,33 @@ def test_a_zero_correction_is_skipped_and_the_hole_gets_exactly_the_patch_synthe
     np.testing.assert_array_equal(forced.apply(painted, hole, pipeline.first_guess(painted, hole)), filled)
 
 
+def test_a_smoothed_correction_keeps_its_tone_drops_its_grain_and_stays_in_the_hole():
+    from decensor.correction import smooth_correction
+
+    rng = np.random.default_rng(3)
+    guesses = rng.random((2, 40, 40, 5)).astype("float32")
+    masks = np.ones((2, 40, 40, 1), "float32")
+    masks[:, 10:30, 8:34] = 0
+    hole = masks[..., 0] == 0
+    grain = np.indices((40, 40)).sum(axis=0) % 2 * 0.1 - 0.05  # a checkerboard of +-0.05
+    predicted = (guesses[..., :3] + (0.1 + grain)[None, ..., None]).astype("float32")
+    change = smooth_correction(predicted, masks, guesses, 2.0) - guesses[..., :3]
+    assert np.all(change[~hole] == 0)  # the known pixels keep the guess
+    np.testing.assert_allclose(change[hole].mean(), 0.1, atol=0.005)  # the tone is kept...
+    assert change[hole].std() < 0.01  # ...its grain is gone (it was 0.05)
+    np.testing.assert_array_equal(smooth_correction(predicted, masks, guesses, 0.0), predicted)
+
+
+def test_the_shipped_bar_model_is_run_as_its_card_says():
+    from decensor import modelfile
+
+    card = modelfile.read_card("bar", SHIPPED_MODELS)
+    correction = _bar(SHIPPED_MODELS).correction
+    assert correction.runs_network == (not card.get("zero_correction"))
+    if correction.runs_network:
+        assert correction.smoothing == card.get("correction_smoothing", 0.0)
+
+
 @pytest.mark.parametrize("config", [TINY, TINY_MOSAIC], ids=["bar design", "mosaic design"])
 def test_the_onnx_network_computes_what_the_keras_network_computes(config):
     import keras
@@ -64,13 +91,14 @@ def test_the_onnx_network_computes_what_the_keras_network_computes(config):
     np.testing.assert_array_equal(reached, expected_reach)
 
 
-@pytest.mark.parametrize("runs_network", [True, False], ids=["tiny live network", "shipped zero correction"])
-def test_the_bar_pipeline_never_imports_tensorflow(tmp_path, runs_network):
+@pytest.mark.parametrize("scale", [0.05, None, 0.0], ids=["tiny live network", "shipped model", "zero correction"])
+def test_the_bar_pipeline_never_imports_tensorflow(tmp_path, scale):
     """A network that runs goes through ONNX Runtime; a zero correction is not even built."""
     import subprocess
     import sys
 
-    folder = save_tiny(TINY, "bar", tmp_path, correction_scale=0.05) if runs_network else SHIPPED_MODELS
+    runs_network = scale != 0.0
+    folder = SHIPPED_MODELS if scale is None else save_tiny(TINY, "bar", tmp_path, correction_scale=scale)
     script = ("import sys, numpy as np; from decensor.bar import BarFill; "
               f"p = BarFill.load({str(folder)!r}, tile=64, margin=16); hole = np.zeros((40, 50), bool); "
               "hole[10:20, 10:30] = True; p.fill(np.full((40, 50, 3), 200, np.uint8), hole); "

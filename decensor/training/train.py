@@ -245,6 +245,7 @@ def train(
         held_out_terms = loss_terms(task.loss_targets(held_inputs, held_targets)[:8],
                                     trainer([a[:8] for a in held_inputs], training=False))
         modelfile.save_weights(model, config, model_name, models_dir, {
+            **_smoothing_entry(task),
             "training": {
                 "steps": state["steps"], "crop": crop, "batch_size": batch_size,
                 "optimizer": f"Adam lr={learning_rate} clipnorm=1",
@@ -290,6 +291,11 @@ def score_shipped(model_name, models_dir, held_inputs, held_targets, finish=None
     return score(model, held_inputs, held_targets, finish=finish), card
 
 
+def _smoothing_entry(task):
+    """The card entry that makes the tool smooth the correction as the held-out set was scored."""
+    return {"correction_smoothing": task.correction_smoothing} if task.correction_smoothing else {}
+
+
 def _wake_last_layer(model, rng, spread=1e-4):
     """A small random last layer instead of the zero one the network is built with."""
     to_image = model.get_layer("to_image")
@@ -313,6 +319,8 @@ def rescore(cache=None, models_dir=None, task="bar", log=print):
     held_inputs, held_targets, finish = task.held_out(held_paths)
     metrics, card = score_shipped(task.name, models_dir, held_inputs, held_targets, finish)
     card.setdefault("metrics", {})["held_out"] = metrics
+    card.pop("correction_smoothing", None)
+    card.update(_smoothing_entry(task))  # (scored as the tool will run it)
     card["metrics"]["scored"] = f"{date.today().isoformat()}, decensor {__version__}"
     modelfile.write_card(card, task.name, models_dir)
     log(f"{task.name}: held-out hole PSNR {metrics['hole_psnr']:.2f} dB, blurred {metrics['blurred_hole_psnr']:.2f} dB, "
