@@ -194,8 +194,10 @@ def _values(rows, key, **match):
 
 
 def paired(rows, key, version, ours, other):
-    """(mean difference, 95 % interval half-width, worst drop) of ``ours`` minus ``other``, crop by crop."""
-    difference = _values(rows, key, version=version, method=ours) - _values(rows, key, version=version, method=other)
+    """(mean difference, 95 % interval half-width, worst drop) of ``ours`` minus ``other``, crop by crop
+    (``version`` None: every version's crops together)."""
+    match = {} if version is None else {"version": version}
+    difference = _values(rows, key, method=ours, **match) - _values(rows, key, method=other, **match)
     half = 1.96 * difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
     return float(difference.mean()), float(half), float(difference.min())
 
@@ -257,6 +259,12 @@ def report(rows, names, timings, cards):
                 lines.append(f"Candidate minus shipped, {key.replace('_', ' ')}: {mean:+.2f} dB "
                              f"(95 % interval ±{half:.2f}, worst crop {worst:+.2f}).")
             lines.append("")
+    if "candidate" in names:
+        for key in ("hole_psnr", "blurred_hole_psnr"):
+            mean, half, worst = paired(rows, key, None, "candidate", "decensor")
+            lines.append(f"Candidate minus shipped over all {len(rows) // len(names)} crops, {key.replace('_', ' ')}: "
+                         f"{mean:+.2f} dB (95 % interval ±{half:.2f}, worst crop {worst:+.2f}).")
+        lines.append("")
     return "\n".join(lines)
 
 
