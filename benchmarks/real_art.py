@@ -254,18 +254,20 @@ def report(rows, names, timings, cards):
             lines.append(f"| {source} | {crops} | {mine[0]:.2f} / {mine[1]:.2f} | {theirs[0]:.2f} / {theirs[1]:.2f} |")
         lines.append("")
         if "candidate" in names:
-            for key in ("hole_psnr", "blurred_hole_psnr"):
-                mean, half, worst = paired(rows, key, version, "candidate", "decensor")
-                lines.append(f"Candidate minus shipped, {key.replace('_', ' ')}: {mean:+.2f} dB "
-                             f"(95 % interval ±{half:.2f}, worst crop {worst:+.2f}).")
-            lines.append("")
+            lines += _candidate_lines(rows, version, "Candidate minus shipped")
     if "candidate" in names:
-        for key in ("hole_psnr", "blurred_hole_psnr"):
-            mean, half, worst = paired(rows, key, None, "candidate", "decensor")
-            lines.append(f"Candidate minus shipped over all {len(rows) // len(names)} crops, {key.replace('_', ' ')}: "
-                         f"{mean:+.2f} dB (95 % interval ±{half:.2f}, worst crop {worst:+.2f}).")
-        lines.append("")
+        lines += _candidate_lines(rows, None, f"Candidate minus shipped over all {len(rows) // len(names)} crops")
     return "\n".join(lines)
+
+
+def _candidate_lines(rows, version, label):
+    """The paired candidate-minus-shipped lines of ``version`` (None: every version), and a blank one."""
+    lines = []
+    for key in ("hole_psnr", "blurred_hole_psnr"):
+        mean, half, worst = paired(rows, key, version, "candidate", "decensor")
+        lines.append(f"{label}, {key.replace('_', ' ')}: {mean:+.2f} dB "
+                     f"(95 % interval ±{half:.2f}, worst crop {worst:+.2f}).")
+    return lines + [""]
 
 
 def main():

@@ -22,32 +22,21 @@ from scipy import ndimage
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import real_art  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 
 SAMPLES = ("sample_manga.png", "sample_colour.jpg")
 SHEET = Path(__file__).resolve().parent / "samples_sheet.png"
 MARGIN = 24  # context shown around each mark, px
 HEIGHT = 140  # every crop is scaled to this height on the sheet
+# (Navier-Stokes looks like Telea, and decensor's synthesis alone like decensor.)
+SHOWN = ("telea", "patchmatch", "decensor", "candidate")
 
 
 def methods(candidate=None):
-    import cv2
-    from patchmatch import patch_match
-
-    from decensor.bar import BarFill
-
-    found = {
-        "telea": lambda rgb, hole: cv2.inpaint(rgb, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA),
-        "patchmatch": lambda rgb, hole: patch_match.inpaint(rgb, hole.astype(np.uint8) * 255, patch_size=5),
-    }
-    shipped = BarFill.load()
-    found["decensor"] = shipped.fill
-    cards = {"decensor": shipped.card}
-    if candidate:
-        other = BarFill.load(candidate)
-        found["candidate"] = other.fill
-        cards["candidate"] = other.card
-    return found, cards
+    """The sheet's columns after the input: benchmarks/real_art.py's methods, less the ones that look alike."""
+    found, cards = real_art.methods(candidate=candidate)
+    return {name: fill for name, fill in found.items() if name in SHOWN}, cards
 
 
 def mark_boxes(hole):

@@ -174,9 +174,10 @@ def collect_jobs(inputs, output_dir, recursive=False, allow_output_inside_input=
 def unlisted_subfolder_images(inputs):
     """How many images the sub-folders of the given folders hold (what --recursive would add)."""
     count = 0
+    suffixes = input_suffixes()
     for given in map(Path, inputs):
         if given.is_dir():
-            count += sum(1 for p in given.glob("*/**/*") if p.suffix.lower() in input_suffixes()
+            count += sum(1 for p in given.glob("*/**/*") if p.suffix.lower() in suffixes
                          and not p.name.startswith("."))
     return count
 

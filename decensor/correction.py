@@ -51,11 +51,10 @@ def smooth_correction(predicted, masks, guesses, sigma):
         return predicted
     hole = 1.0 - np.asarray(masks, np.float32)[..., 0]
     guesses = np.asarray(guesses, np.float32)[..., :3]
-    change = (predicted - guesses) * hole[..., None]
-    spatial = (0, sigma, sigma)
-    weight = ndimage.gaussian_filter(hole, spatial)
-    smoothed = np.stack([ndimage.gaussian_filter(change[..., c], spatial) for c in range(3)], axis=-1)
-    return guesses + smoothed / np.maximum(weight, 1e-3)[..., None] * hole[..., None]
+    hole = hole[..., None]
+    weight = ndimage.gaussian_filter(hole, (0, sigma, sigma, 0))
+    smoothed = ndimage.gaussian_filter((predicted - guesses) * hole, (0, sigma, sigma, 0))
+    return guesses + smoothed / np.maximum(weight, 1e-3) * hole
 
 
 class NetworkCorrection:
