@@ -99,3 +99,13 @@ def test_cached_samples_are_made_once_and_train_the_network(tmp_path, monkeypatc
     train_module.train(cache=tmp_path / "cache", models_dir=_shipped_bar_model(tmp_path), crop=64, batch_size=2,
                        steps_per_epoch=2, epochs=1, log=lines.append)
     assert any("training from 6 cached samples" in line for line in lines)
+    # Samples made with other first-guess settings are stale: building and training refuse them.
+    import dataclasses
+
+    from decensor.bar import BarFill
+
+    task.pipeline = BarFill(synthesis=dataclasses.replace(task.pipeline.synthesis, texture_weight=0.5))
+    with pytest.raises(sample_cache.StaleSamples, match="texture_weight"):
+        sample_cache.build(task, tmp_path / "cache", 9, 96, [], log=lambda _: None, shard=3)
+    with pytest.raises(sample_cache.StaleSamples, match="texture_weight"):
+        sample_cache.CachedSamples(tmp_path / "cache", "bar", task.guess_settings())

@@ -7,7 +7,9 @@ image are 8-bit already; the synthesis's doubt and the mosaic evidence are
 rounded to 1/255), in compressed shards of ``SHARD`` samples under
 ``<cache>/samples/<task>/``. Building resumes where it stopped, adding shards.
 Batches draw random samples, a random sub-crop of the training size and one
-of the eight orientations of the square.
+of the eight orientations of the square. ``about.json`` records the settings
+the first guesses were made with: samples made with other settings are
+stale, and neither building nor training goes on with them.
 """
 
 import json
@@ -36,6 +38,28 @@ def _count(path):
         return len(archive["known"])
 
 
+class StaleSamples(ValueError):
+    """The cached first guesses were made with other settings than today's."""
+
+
+def _check_settings(folder, settings):
+    """Raise :class:`StaleSamples` if ``folder`` holds shards made with other first-guess settings."""
+    about = Path(folder) / "about.json"
+    if settings is None or not _shards(folder):
+        return
+    made = (json.loads(about.read_text()).get("first_guess") if about.exists() else None) or {}
+    wanted = json.loads(json.dumps(settings))  # (as JSON reads it back: tuples are lists)
+    if made != wanted:
+        changed = sorted(key for key in wanted if made.get(key) != wanted[key])
+        raise StaleSamples(f"{folder}: samples made with other first-guess settings (changed: "
+                           f"{', '.join(changed) or 'unrecorded'}); delete the folder and run `decensor data samples`")
+
+
+def _write_about(folder, task, crop, have):
+    about = {"crop": crop, "task": task.name, "samples": have, "first_guess": task.guess_settings()}
+    (folder / "about.json").write_text(json.dumps(about, indent=1))
+
+
 def _quantise(array):
     return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
 
@@ -44,7 +68,9 @@ def build(task, cache, count, crop, train_paths, rng=None, log=print, shard=SHAR
     """Add shards of ``shard`` samples made by ``task`` until ``count`` samples are on disk; returns the count."""
     folder = cache_dir(cache, task.name)
     folder.mkdir(parents=True, exist_ok=True)
+    _check_settings(folder, task.guess_settings())
     have = sum(_count(path) for path in _shards(folder))
+    _write_about(folder, task, crop, have)
     rng = rng or np.random.default_rng(int(time.time()))
     pool = ImagePool(train_paths, rng) if have < count else None
     started, first = time.time(), have
@@ -59,14 +85,16 @@ def build(task, cache, count, crop, train_paths, rng=None, log=print, shard=SHAR
         pool.refresh(max(1, shard // 4))
         rate = (have - first) / max(time.time() - started, 1e-6)
         log(f"{task.name} samples: {have} of {count} ({rate:.1f} per second)")
-    (folder / "about.json").write_text(json.dumps({"crop": crop, "task": task.name, "samples": have}))
+    _write_about(folder, task, crop, have)
     return have
 
 
 class CachedSamples:
     """All cached samples of a task in memory (uint8), drawn as float batches."""
 
-    def __init__(self, cache, task_name):
+    def __init__(self, cache, task_name, settings=None):
+        """``settings``: the task's first-guess settings; samples made with others raise :class:`StaleSamples`."""
+        _check_settings(cache_dir(cache, task_name), settings)
         shards = _shards(cache_dir(cache, task_name))
         if not shards:
             raise FileNotFoundError(f"no cached samples in {cache_dir(cache, task_name)}: "

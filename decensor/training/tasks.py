@@ -7,6 +7,8 @@ the tool makes it (:meth:`decensor.bar.BarFill.first_guess`,
 finished the way the tool writes them before they are scored.
 """
 
+import dataclasses
+
 import numpy as np
 
 from ..bar import BarFill
@@ -24,7 +26,13 @@ def _guess_inputs(guesses):
     return np.stack([guess.tile(Box(0, 0, *guess.page.shape[:2])) for guess in guesses])
 
 
-class BarTask:
+class _Task:
+    def guess_settings(self):
+        """What the first guesses depend on (cached samples made with other settings are stale)."""
+        return dataclasses.asdict(self.pipeline.synthesis)
+
+
+class BarTask(_Task):
     """The bar model: corrects patch synthesis of painted holes, seeing where the synthesis was unsure."""
 
     name = "bar"
@@ -76,7 +84,7 @@ class BarTask:
         return inputs, targets, finish
 
 
-class MosaicTask:
+class MosaicTask(_Task):
     """The mosaic model: corrects the block-mean restoration of synthetic mosaics."""
 
     name = "mosaic"

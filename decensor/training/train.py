@@ -214,7 +214,7 @@ def train(
             log(f"shipped model could not be re-scored ({error}); using its card")
     fresh_per_batch = min(fresh_per_batch or batch_size, batch_size)
     try:
-        cached = CachedSamples(cache, task.name)
+        cached = CachedSamples(cache, task.name, task.guess_settings())
         pool = None
         log(f"training from {len(cached)} cached samples (cropped to {crop} px, turned and flipped)")
     except FileNotFoundError:
