@@ -239,9 +239,14 @@ def data_samples(cache, task, count, crop):
     from .training.cache import build
     from .training.tasks import task_for
 
+    from .training.cache import StaleSamples
+
     cache = cache or sources.default_cache()
     train_paths, _ = sources.image_lists(cache)
-    build(task_for(task), cache, count, crop, train_paths, log=click.echo)
+    try:
+        build(task_for(task), cache, count, crop, train_paths, log=click.echo)
+    except StaleSamples as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()
@@ -289,9 +294,13 @@ def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, l
 
         run_rescore(cache=cache, models_dir=models_dir, task=task, log=click.echo)
         return
+    from .training.cache import StaleSamples
     from .training.train import train as run_training
 
-    run_training(cache=cache, models_dir=models_dir, crop=crop, batch_size=batch_size,
-                 steps_per_epoch=steps_per_epoch, epochs=epochs, learning_rate=learning_rate,
-                 hours=hours, restart=restart, task=task,
-                 fresh_per_batch=fresh_per_batch, log=lambda m: click.echo(m, err=False))
+    try:
+        run_training(cache=cache, models_dir=models_dir, crop=crop, batch_size=batch_size,
+                     steps_per_epoch=steps_per_epoch, epochs=epochs, learning_rate=learning_rate,
+                     hours=hours, restart=restart, task=task,
+                     fresh_per_batch=fresh_per_batch, log=lambda m: click.echo(m, err=False))
+    except StaleSamples as error:
+        raise click.ClickException(str(error)) from None

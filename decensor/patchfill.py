@@ -14,11 +14,7 @@ This is the classic multi-scale completion of Wexler, Shechtman and Irani
 
 Patches are matched and copied up to a brightness shift (see
 ``SynthesisSettings.shift_cost``), so shading and gradients continue at the
-right level. Beside the colours every level carries a texture channel (how
-much the full-size page steps from pixel to pixel there, see
-:func:`texture_channel`), matched below the finest level: averaged down,
-hatching and tone look like flat grey, and without it a hole in them copies
-flat paper, the grey smudge.
+right level.
 The pyramid and the EM loop are numpy; distances, propagation, random search
 and votes run over all patches of a level in compiled loops
 (:mod:`decensor.patchmatch`), in jump-flood order instead of PatchMatch's
@@ -60,10 +56,6 @@ class SynthesisSettings:
     vote_softness: float = 10.0
     # Re-vote on entering a finer level, nearly winner-takes-all, so fine hatching comes back as hatching.
     entry_softness: float = 0.02
-    # Weight of the texture channel (see texture_channel) in coarse levels' distances: keeps tone from flat grey.
-    texture_weight: float = 2.0
-    # Side of the window the texture channel averages brightness steps over: wider windows blur where tone ends.
-    texture_window: int = 3
     # Propagation jumps below the coarsest level, where the carried field is already coherent.
     local_steps: tuple = (2, 1)
     # Random search radius at the finest level: far samples there are almost never better.
@@ -142,26 +134,16 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spr
         return (estimate, spread) if with_spread else estimate
     if image.shape[-1] not in (1, 3):
         raise ValueError(f"patch synthesis takes one or three channels, not {image.shape[-1]}")
-    colours = image.shape[-1]
-    if settings.texture_weight:
-        image = np.concatenate([image, texture_channel(image, hole, settings.texture_window)[..., None]], axis=-1)
     pyramid = _pyramid(image, hole, settings)
     estimate, field = None, None
     for depth, (level_image, level_hole) in enumerate(reversed(pyramid)):
         factor = 2 ** (len(pyramid) - 1 - depth)
-        if depth == len(pyramid) - 1:
-            # The texture channel is matched below the finest level only: there the colours are the texture.
-            level_image = level_image[..., :colours]
-            estimate = None if estimate is None else estimate[..., :colours]
-        level = _Level(level_image, level_hole, settings, colours)
+        level = _Level(level_image, level_hole, settings)
 
         def guided(estimate_here):
             if project is None:
                 return estimate_here
-            guided_here = estimate_here.copy()
-            guided_here[..., :colours] = np.where(level_hole[..., None], project(estimate_here[..., :colours], factor),
-                                                  estimate_here[..., :colours])
-            return guided_here
+            return np.where(level_hole[..., None], project(estimate_here, factor), estimate_here)
 
         if estimate is None:
             current = guided(_nearest_known(level_image, level_hole))
@@ -183,31 +165,6 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spr
             current = guided(level.vote(current, field, distance, shift))
         estimate = current
     return (estimate, level.spread) if with_spread else estimate
-
-
-def texture_channel(image, hole, window):
-    """(H, W) float32: the mean absolute brightness step to the next pixel across and down, over a
-    ``window``-sided square, from pairs of known pixels only (0 where none is).
-
-    Computed once at full size and averaged down the pyramid with the image,
-    it tells the coarse levels where the page had hatching or tone that their
-    averages turned to flat grey. Matched beside the colours, it keeps a hole
-    whose estimate is grey from copying flat paper shifted to grey (the smudge),
-    as in Newson et al. (2014), "Video inpainting of complex scenes".
-    """
-    grey = image.mean(axis=-1)
-    known = ~hole
-    steps = np.zeros(hole.shape, np.float32)
-    pairs = np.zeros(hole.shape, np.float32)
-    for axis in (0, 1):
-        index = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
-        following = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
-        valid = known[index] & known[following]
-        steps[index] += np.abs(grey[following] - grey[index]) * valid
-        pairs[index] += valid
-    means = ndimage.uniform_filter(steps, window, mode="nearest")
-    counts = ndimage.uniform_filter(pairs, window, mode="nearest")
-    return np.where(counts > 1e-6, 2.0 * means / np.maximum(counts, 1e-6), 0.0).astype(np.float32)
 
 
 def _colourful(image, hole):
@@ -292,9 +249,8 @@ def _nearest_known(image, hole):
 class _Level:
     """One pyramid level: where the patches to fix are, which patches may be copied."""
 
-    def __init__(self, image, hole, settings, colours):
+    def __init__(self, image, hole, settings):
         self.settings = settings
-        self.colours = colours  # channels of ``image`` that are colour; one after them is texture
         self.radius = radius = settings.patch_radius
         self.shape = hole.shape
         height, width = hole.shape
@@ -341,8 +297,7 @@ class _Level:
     def _kernel_args(self, flat):
         """What every compiled kernel needs about this level (see :mod:`decensor.patchmatch`)."""
         return (flat, self.trust, self.offsets, self.target_index, self.source, self.padded_width, self.radius,
-                self.colours, np.float32(self.settings.shift_cost), self.settings.match_brightness,
-                np.float32(self.settings.texture_weight))
+                np.float32(self.settings.shift_cost), self.settings.match_brightness)
 
     def initial_field(self, rng, carried):
         """A match for every pixel: the carried one where it is a valid source, else a random source."""
@@ -361,11 +316,11 @@ class _Level:
         """(distance, brightness shift) of every target patch to the patch centred at (rows, cols) of
         the same index; the distance is inf where that patch may not be copied."""
         best = np.empty(len(self.target_index), np.float32)
-        best_shift = np.empty((len(self.target_index), self.colours), np.float32)
+        best_shift = np.empty((len(self.target_index), flat.shape[1]), np.float32)
         patchmatch.match_distances(flat, self.trust, self.offsets, self.target_index, self.source,
-                                   self.padded_width, self.radius, self.colours, rows, cols,
-                                   np.float32(self.settings.shift_cost), self.settings.match_brightness,
-                                   np.float32(self.settings.texture_weight), True, best, best_shift)
+                                   self.padded_width, self.radius, rows, cols,
+                                   np.float32(self.settings.shift_cost), self.settings.match_brightness, True,
+                                   best, best_shift)
         return best, best_shift
 
     def field_distance(self, image, field):
@@ -420,8 +375,8 @@ class _Level:
         total = np.empty((len(self.hole_index), flat.shape[1]), np.float32)
         weight_sum = np.empty(len(self.hole_index), np.float32)
         spread = np.empty(len(self.hole_index), np.float32)
-        patchmatch.vote_sums(flat, self.offsets, self.target_at, self.hole_index, source_index, self.colours,
-                             weight, shift, total, weight_sum, spread)
+        patchmatch.vote_sums(flat, self.offsets, self.target_at, self.hole_index, source_index, weight, shift,
+                             total, weight_sum, spread)
         result = np.array(image, np.float32)
         usable = weight_sum > 0
         voted = total[usable] / np.maximum(weight_sum[usable], 1e-12)[:, None]

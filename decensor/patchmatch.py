@@ -21,21 +21,18 @@ INFINITE = np.float32(np.inf)
 
 
 @njit(cache=True, inline="always", fastmath=True)
-def _distance(flat, trust, offsets, target, source, colours, shift_cost, match_brightness, texture_weight,
-              shift_out):
+def _distance(flat, trust, offsets, target, source, shift_cost, match_brightness, shift_out):
     """Trust-weighted squared difference of two patches, up to a brightness shift (written to shift_out).
 
-    ``flat`` holds ``colours`` (one or three) channels, then optionally one
-    texture channel, compared with weight ``texture_weight`` and never shifted.
-    The colour loops are written out for one and for three channels: without
-    branches in the innermost loop the compiler vectorises them.
+    Written out for one and for three channels: without branches in the
+    innermost loop the compiler vectorises it.
     """
     total = np.float32(0.0)
     trust_sum = np.float32(0.0)
     s0 = np.float32(0.0)
     s1 = np.float32(0.0)
     s2 = np.float32(0.0)
-    if colours == 1:
+    if flat.shape[1] == 1:
         for o in offsets:
             w = trust[target + o]
             d = flat[target + o, 0] - flat[source + o, 0]
@@ -53,11 +50,12 @@ def _distance(flat, trust, offsets, target, source, colours, shift_cost, match_b
             s1 += w * d1
             s2 += w * d2
             total += w * (d0 * d0 + d1 * d1 + d2 * d2)
+    channels = flat.shape[1]
     if match_brightness:
         # The weighted mean difference is the best shift; the distance is what remains.
         shift_out[0] = s0 / trust_sum
         explained = s0 * shift_out[0]
-        if colours == 3:
+        if channels == 3:
             shift_out[1] = s1 / trust_sum
             shift_out[2] = s2 / trust_sum
             explained += s1 * shift_out[1] + s2 * shift_out[2]
@@ -65,36 +63,30 @@ def _distance(flat, trust, offsets, target, source, colours, shift_cost, match_b
         if total < 0.0:
             total = np.float32(0.0)
     else:
-        for c in range(colours):
+        for c in range(channels):
             shift_out[c] = 0.0
-    if flat.shape[1] > colours:
-        texture = np.float32(0.0)
-        for o in offsets:
-            d = flat[target + o, colours] - flat[source + o, colours]
-            texture += trust[target + o] * d * d
-        total += texture_weight * texture
     return total
 
 
 @njit(cache=True, parallel=True)
-def match_distances(flat, trust, offsets, target_index, source, padded_width, radius, colours, rows, cols,
-                    shift_cost, match_brightness, texture_weight, check_source, best, best_shift):
+def match_distances(flat, trust, offsets, target_index, source, padded_width, radius, rows, cols,
+                    shift_cost, match_brightness, check_source, best, best_shift):
     """The distance of every target patch to the candidate centred at (rows, cols) into best / best_shift;
     inf where the candidate may not be copied (when ``check_source``)."""
     for n in prange(len(target_index)):
         if check_source and not source[rows[n], cols[n]]:
             best[n] = INFINITE
-            for c in range(colours):
+            for c in range(flat.shape[1]):
                 best_shift[n, c] = 0.0
             continue
         centre = (rows[n] + radius) * padded_width + cols[n] + radius
-        best[n] = _distance(flat, trust, offsets, target_index[n], centre, colours, shift_cost, match_brightness,
-                            texture_weight, best_shift[n])
+        best[n] = _distance(flat, trust, offsets, target_index[n], centre, shift_cost, match_brightness,
+                            best_shift[n])
 
 
 @njit(cache=True, inline="always")
-def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source, padded_width, radius, colours,
-              shift_cost, match_brightness, texture_weight, best_rows, best_cols, best, best_shift, scratch):
+def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source, padded_width, radius,
+              shift_cost, match_brightness, best_rows, best_cols, best, best_shift, scratch):
     height, width = source.shape
     cand_row = min(max(cand_row, 0), height - 1)
     cand_col = min(max(cand_col, 0), width - 1)
@@ -102,19 +94,18 @@ def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source,
     if not source[cand_row, cand_col] or (cand_row == best_rows[n] and cand_col == best_cols[n]):
         return
     centre = (cand_row + radius) * padded_width + cand_col + radius
-    d = _distance(flat, trust, offsets, target_index[n], centre, colours, shift_cost, match_brightness,
-                  texture_weight, scratch)
+    d = _distance(flat, trust, offsets, target_index[n], centre, shift_cost, match_brightness, scratch)
     if d < best[n]:
         best[n] = d
         best_rows[n] = cand_row
         best_cols[n] = cand_col
-        for c in range(colours):
+        for c in range(flat.shape[1]):
             best_shift[n, c] = scratch[c]
 
 
 @njit(cache=True, parallel=True)
 def propagate(field, rows, cols, dr, dc, flat, trust, offsets, target_index, source, padded_width, radius,
-              colours, shift_cost, match_brightness, texture_weight, best_rows, best_cols, best, best_shift):
+              shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
     """Every target tries its neighbour's match (``dr``, ``dc`` away), shifted back by the same step."""
     height, width = source.shape
     for n in prange(len(rows)):
@@ -125,35 +116,32 @@ def propagate(field, rows, cols, dr, dc, flat, trust, offsets, target_index, sou
         nr = min(max(rows[n] + dr, 0), height - 1)
         nc = min(max(cols[n] + dc, 0), width - 1)
         _consider(n, field[nr, nc, 0] - (nr - rows[n]), field[nr, nc, 1] - (nc - cols[n]), flat, trust, offsets,
-                  target_index, source, padded_width, radius, colours, shift_cost, match_brightness,
-                  texture_weight, best_rows, best_cols, best, best_shift, scratch)
+                  target_index, source, padded_width, radius, shift_cost, match_brightness,
+                  best_rows, best_cols, best, best_shift, scratch)
 
 
 @njit(cache=True, parallel=True)
 def random_search(jump_rows, jump_cols, flat, trust, offsets, target_index, source, padded_width, radius,
-                  colours, shift_cost, match_brightness, texture_weight, best_rows, best_cols, best, best_shift):
+                  shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
     """Every target tries its best match moved by its own random jump."""
     for n in prange(len(target_index)):
         scratch = np.empty(3, np.float32)
         _consider(n, best_rows[n] + jump_rows[n], best_cols[n] + jump_cols[n], flat, trust, offsets,
-                  target_index, source, padded_width, radius, colours, shift_cost, match_brightness,
-                  texture_weight, best_rows, best_cols, best, best_shift, scratch)
+                  target_index, source, padded_width, radius, shift_cost, match_brightness,
+                  best_rows, best_cols, best, best_shift, scratch)
 
 
 @njit(cache=True, parallel=True)
-def vote_sums(flat, offsets, target_at, pixel_index, source_index, colours, weight, shift, total, weight_sum,
-              spread):
-    """For every hole pixel, the sum of the weighted copies (colours shifted in brightness, a texture
-    channel as it is) that the target patches covering it put there, and the sum of their weights; in
-    offset order, pixel by pixel. ``spread`` gets how much the colour copies disagree: their weighted
-    standard deviation (mean over channels)."""
-    textured = flat.shape[1] > colours
+def vote_sums(flat, offsets, target_at, pixel_index, source_index, weight, shift, total, weight_sum, spread):
+    """For every hole pixel, the sum of the weighted copies (shifted in brightness) that the target
+    patches covering it put there, and the sum of their weights; in offset order, pixel by pixel.
+    ``spread`` gets how much those copies disagree: their weighted standard deviation (mean over channels)."""
+    channels = flat.shape[1]
     for m in prange(len(pixel_index)):
         pixel = pixel_index[m]
         acc0 = np.float32(0.0)
         acc1 = np.float32(0.0)
         acc2 = np.float32(0.0)
-        acc_texture = np.float32(0.0)
         squares = 0.0
         weights = np.float32(0.0)
         for o in offsets:
@@ -165,24 +153,20 @@ def vote_sums(flat, offsets, target_at, pixel_index, source_index, colours, weig
             v0 = flat[source, 0] + shift[n, 0]
             acc0 += w * flat[source, 0] + w * shift[n, 0]
             squares += w * v0 * v0
-            if colours == 3:
+            if channels == 3:
                 v1 = flat[source, 1] + shift[n, 1]
                 v2 = flat[source, 2] + shift[n, 2]
                 acc1 += w * flat[source, 1] + w * shift[n, 1]
                 acc2 += w * flat[source, 2] + w * shift[n, 2]
                 squares += w * (v1 * v1 + v2 * v2)
-            if textured:
-                acc_texture += w * flat[source, colours]
             weights += w
         total[m, 0] = acc0
-        if colours == 3:
+        if channels == 3:
             total[m, 1] = acc1
             total[m, 2] = acc2
-        if textured:
-            total[m, colours] = acc_texture
         weight_sum[m] = weights
         if weights > 0:
-            mean_square = (acc0 * acc0 + acc1 * acc1 + acc2 * acc2) / (weights * weights) / colours
-            spread[m] = np.sqrt(max(squares / weights / colours - mean_square, 0.0))
+            mean_square = (acc0 * acc0 + acc1 * acc1 + acc2 * acc2) / (weights * weights) / channels
+            spread[m] = np.sqrt(max(squares / weights / channels - mean_square, 0.0))
         else:
             spread[m] = 0.0

@@ -223,3 +223,17 @@ def test_command_line_output_is_free_of_tensorflow_start_up_chatter(tmp_path, ti
     assert (tmp_path / "out" / "p.png").exists()
     for chatter in ("absl::InitializeLog", "oneDNN", "cpu_feature_guard"):
         assert chatter not in finished.stderr + finished.stdout
+
+
+def test_stale_sample_cache_is_refused_with_one_line_naming_the_setting(tmp_path):
+    folder = tmp_path / "samples" / "bar"
+    folder.mkdir(parents=True)
+    np.savez_compressed(folder / "shard_00000.npz", known=np.zeros((1, 8, 8, 1), np.uint8))
+    from decensor.training.tasks import BarTask
+
+    made = dict(BarTask().guess_settings(), patch_radius=2)  # as an older synthesis made them
+    (folder / "about.json").write_text(json.dumps({"crop": 192, "task": "bar", "samples": 1, "first_guess": made}))
+    result = CliRunner().invoke(main, ["data", "samples", "--cache", str(tmp_path), "--count", "2"])
+    assert result.exit_code == 1
+    assert "patch_radius" in result.output and "Traceback" not in result.output
+    assert len(list(folder.glob("shard_*.npz"))) == 1  # nothing added to the stale cache

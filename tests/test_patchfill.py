@@ -1,10 +1,8 @@
-import dataclasses
-
 import numpy as np
 import pytest
 
-from decensor.evaluation import hole_psnr, local_contrast
-from decensor.patchfill import DEFAULT_SETTINGS, fill_patches, texture_channel
+from decensor.evaluation import hole_psnr
+from decensor.patchfill import fill_patches
 from decensor.training.procedural import manga_page
 
 
@@ -24,12 +22,11 @@ def test_screentone_keeps_its_pattern_across_a_bar():
     filled = fill_patches(damaged, hole)
     # A grey smear of the right mean would score about 6 dB here.
     assert hole_psnr(filled / 255.0, image / 255.0, hole) > 30
-    # Only dots and paper: copies may be shifted a few grey levels (see
-    # SynthesisSettings.shift_cost; 4 with the texture channel), but nothing in
-    # between, which a smear would give.
+    # Only dots and paper: copies may be shifted a grey level or two (see
+    # MATCH_BRIGHTNESS), but nothing in between, which a smear would give.
     values = filled[hole].astype(int)
-    assert np.all((np.abs(values - 51) <= 5) | (np.abs(values - 255) <= 5))
-    assert np.mean(np.abs(values - 51) <= 5) > 0.2  # and the dots are there
+    assert np.all((np.abs(values - 51) <= 3) | (np.abs(values - 255) <= 3))
+    assert np.mean(np.abs(values - 51) <= 3) > 0.2  # and the dots are there
 
 
 def test_known_pixels_and_hole_contents_do_not_matter_outside_the_hole():
@@ -122,33 +119,3 @@ def test_coarser_levels_keep_every_pixel_that_anything_known_lies_under():
     assert coarse_hole.tolist() == [[False, False, True], [False, False, True]]
     assert np.allclose(coarse[:, 0, 0], 0.0)  # the line's own value, not diluted by the hole's paint
     assert np.allclose(coarse[:, 1, 0], 200.0)
-
-
-def test_texture_channel_counts_steps_between_known_pixels_only():
-    image = np.full((32, 64, 1), 50.0, np.float32)
-    image[:, :32, 0] = (np.arange(32) % 2 * 100.0)[None, :]  # one-pixel stripes on the left
-    hole = np.zeros((32, 64), bool)
-    hole[10:20, 44:54] = True
-    image[hole] = 255.0  # whatever the paint is must not count as texture
-    texture = texture_channel(image, hole, 3)
-    np.testing.assert_allclose(texture[4:28, 4:28], 100.0)  # steps of 100 across, none down
-    assert texture[:, 36:].max() == 0.0  # flat paper around the hole, and inside it
-
-
-def test_tone_beside_flat_paper_of_its_own_mean_is_filled_as_tone():
-    """The smudge: averaged down the pyramid, hatching looks like the flat grey
-    beside it, and the hole copies flat paper. The texture channel tells them apart."""
-    rows, cols = np.mgrid[:192, :256]
-    gray = np.where((rows + 2 * cols) % 7 < 2, 40, 220).astype(np.float32)
-    gray[:96, 128:] = round(float(gray.mean()))  # flat paper of the hatching's own mean
-    gray[:, 126:130] = 0  # a frame line between them
-    image = np.repeat(gray.astype(np.uint8)[..., None], 3, -1)
-    hole = np.zeros(gray.shape, bool)
-    hole[70:126, 40:200] = True
-
-    def contrast_kept(settings):
-        filled = fill_patches(image, hole, settings=settings)[..., 0] / 255.0
-        return local_contrast(filled)[hole].mean() / local_contrast(gray / 255.0)[hole].mean()
-
-    assert contrast_kept(DEFAULT_SETTINGS) > 0.9
-    assert contrast_kept(dataclasses.replace(DEFAULT_SETTINGS, texture_weight=0.0)) < 0.85  # (0.75)

@@ -104,8 +104,8 @@ def test_cached_samples_are_made_once_and_train_the_network(tmp_path, monkeypatc
 
     from decensor.bar import BarFill
 
-    task.pipeline = BarFill(synthesis=dataclasses.replace(task.pipeline.synthesis, texture_weight=0.5))
-    with pytest.raises(sample_cache.StaleSamples, match="texture_weight"):
+    task.pipeline = BarFill(synthesis=dataclasses.replace(task.pipeline.synthesis, hole_trust=0.01))
+    with pytest.raises(sample_cache.StaleSamples, match="hole_trust"):
         sample_cache.build(task, tmp_path / "cache", 9, 96, [], log=lambda _: None, shard=3)
-    with pytest.raises(sample_cache.StaleSamples, match="texture_weight"):
+    with pytest.raises(sample_cache.StaleSamples, match="hole_trust"):
         sample_cache.CachedSamples(tmp_path / "cache", "bar", task.guess_settings())

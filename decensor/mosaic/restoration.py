@@ -16,8 +16,6 @@
 Every pixel outside the region is returned unchanged.
 """
 
-import dataclasses
-
 import numpy as np
 from scipy import ndimage
 
@@ -192,28 +190,23 @@ class MosaicGuess(Guess):
         return tile
 
 
-# The block means already tell every level the tone: the texture channel cost 0.1 dB on mosaic validation.
-GUIDED_SETTINGS = dataclasses.replace(DEFAULT_SETTINGS, texture_weight=0.0)
-
-
 class MosaicRestoration:
     """Restores mosaic regions of 8-bit RGB pages, keeping every block's mean colour."""
 
-    def __init__(self, correction=NO_CORRECTION, synthesis=GUIDED_SETTINGS, without_grid=None):
-        """``synthesis``: the guided synthesis's settings; ``without_grid``: the
-        :class:`decensor.bar.BarFill` for regions whose grid cannot be measured (default: patch
-        synthesis alone)."""
+    def __init__(self, correction=NO_CORRECTION, synthesis=DEFAULT_SETTINGS, without_grid=None):
+        """``without_grid``: the :class:`decensor.bar.BarFill` for regions whose grid cannot be
+        measured (default: patch synthesis alone)."""
         self.correction = correction
         self.synthesis = synthesis
-        self.without_grid = without_grid or BarFill()
+        self.without_grid = without_grid or BarFill(synthesis=synthesis)
 
     @classmethod
-    def load(cls, models_dir=None, synthesis=GUIDED_SETTINGS, tile=DEFAULT_TILE, margin=DEFAULT_MARGIN,
+    def load(cls, models_dir=None, synthesis=DEFAULT_SETTINGS, tile=DEFAULT_TILE, margin=DEFAULT_MARGIN,
              batch_size=DEFAULT_BATCH):
         """The pipeline with the shipped mosaic model (and the bar model for regions without a grid)."""
         tiling = dict(tile=tile, margin=margin, batch_size=batch_size)
         return cls(load_correction(MODEL, GUESS_KIND, models_dir, **tiling), synthesis,
-                   BarFill.load(models_dir, **tiling))
+                   BarFill.load(models_dir, synthesis, **tiling))
 
     @property
     def card(self):

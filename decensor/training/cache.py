@@ -50,9 +50,9 @@ def _check_settings(folder, settings):
     made = (json.loads(about.read_text()).get("first_guess") if about.exists() else None) or {}
     wanted = json.loads(json.dumps(settings))  # (as JSON reads it back: tuples are lists)
     if made != wanted:
-        changed = sorted(key for key in wanted if made.get(key) != wanted[key])
-        raise StaleSamples(f"{folder}: samples made with other first-guess settings (changed: "
-                           f"{', '.join(changed) or 'unrecorded'}); delete the folder and run `decensor data samples`")
+        changed = ", ".join(sorted(key for key in wanted if made.get(key) != wanted[key])) if made else "not recorded"
+        raise StaleSamples(f"{folder}: samples made with other first-guess settings (changed: {changed}); "
+                           f"delete the folder and run `decensor data samples`")
 
 
 def _write_about(folder, task, crop, have):

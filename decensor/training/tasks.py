@@ -76,9 +76,10 @@ class BarTask(_Task):
         inputs = list(self.with_guesses(inputs))
         known, guesses = inputs[1], inputs[2]
 
-        def finish(composites):
-            # As decensor bar writes it: the correction smoothed over the hole, 8-bit.
-            smoothed = smooth_correction(composites, known, guesses, self.correction_smoothing)
+        def finish(composites, picked=slice(None)):
+            # As decensor bar writes it: the correction smoothed over the hole, 8-bit. (``picked``: which
+            # of the set's crops ``composites`` are.)
+            smoothed = smooth_correction(composites, known[picked], guesses[picked], self.correction_smoothing)
             return np.round(np.clip(smoothed, 0.0, 1.0) * 255.0) / 255.0
 
         return inputs, targets, finish
@@ -124,10 +125,11 @@ class MosaicTask(_Task):
         inputs, targets = held_out_mosaic_set(held_paths, keep=mosaics)
         inputs, guesses = self.with_guesses(inputs, mosaics)
 
-        def finish(composites):
+        def finish(composites, picked=slice(None)):
             # As decensor mosaic writes it: 8-bit, block means kept, the sure blocks' guess kept.
-            return np.stack([self.pipeline.finish(guess, np.round(composite * 255.0))
-                             for composite, guess in zip(composites, guesses)]).astype(np.float32) / 255.0
+            chosen = np.arange(len(guesses))[picked]
+            return np.stack([self.pipeline.finish(guesses[index], np.round(composite * 255.0))
+                             for composite, index in zip(composites, chosen)]).astype(np.float32) / 255.0
 
         return list(inputs), targets, finish
 

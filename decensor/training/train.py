@@ -49,11 +49,10 @@ def score(model, held_inputs, held_targets, batch_size=8, finish=None):
         chunk[2] = chunk[2][..., :channels]
         predicted, _ = model(chunk, training=False)
         outputs.append(np.asarray(predicted))
-    # Scored as the tool writes it: 8-bit.
-    predicted = np.round(np.clip(np.concatenate(outputs), 0, 1) * 255) / 255
+    predicted = np.clip(np.concatenate(outputs), 0, 1)
     composite = known * truth + (1 - known) * predicted
-    if finish is not None:
-        composite = finish(composite)
+    # Scored as the tool writes it: finished as the task says (rounding once, to 8 bits, last), else 8-bit.
+    composite = finish(composite) if finish is not None else np.round(composite * 255) / 255
     holes = known[..., 0] < 0.5
     rows = [
         (hole_psnr(c, t, h), blurred_hole_psnr(c, t, h), hole_l1(c, t, h))
@@ -274,7 +273,7 @@ def train(
         if best[0] is None or metrics["hole_psnr"] > best[0] + SHIP_MARGIN_DB:
             ship(metrics, loss)
         _save_checkpoint(model, optimizer, state, checkpoint_dir)
-        _sample_sheet(model, held_inputs, held_targets, checkpoint_dir / "samples.png")
+        _sample_sheet(model, held_inputs, held_targets, checkpoint_dir / "samples.png", finish)
         if hours is not None and time.time() - started > hours * 3600:
             trainer.stop_training = True
 
@@ -328,8 +327,8 @@ def rescore(cache=None, models_dir=None, task="bar", log=print):
     return metrics
 
 
-def _sample_sheet(model, held_inputs, held_targets, path, count=6):
-    """Columns: input, first guess, the network's fill, truth."""
+def _sample_sheet(model, held_inputs, held_targets, path, finish=None, count=6):
+    """Columns: input, first guess, the network's fill (finished as the tool writes it), truth."""
     from PIL import Image
 
     # Spread over the set: it is ordered by hole family and size.
@@ -339,6 +338,8 @@ def _sample_sheet(model, held_inputs, held_targets, path, count=6):
     predicted = np.clip(np.asarray(predicted), 0, 1)
     truth = held_targets[picked, ..., :3]
     composite = known * truth + (1 - known) * predicted
+    if finish is not None:
+        composite = finish(composite, picked)
     shown = images + (1 - known) * np.array([0, 1, 0], np.float32)
     guess = held_inputs[2][picked][..., :3]
     rows = [np.concatenate(columns, axis=1) for columns in zip(shown, guess, composite, truth)]
