@@ -1,5 +1,6 @@
 """Command line: parses options and hands them to the library. Nothing else lives here."""
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -239,12 +240,19 @@ def data_samples(cache, task, count, crop):
     from .training.cache import build
     from .training.tasks import task_for
 
-    from .training.cache import StaleSamples
-
     cache = cache or sources.default_cache()
     train_paths, _ = sources.image_lists(cache)
-    try:
+    with _stale_samples_refused():
         build(task_for(task), cache, count, crop, train_paths, log=click.echo)
+
+
+@contextlib.contextmanager
+def _stale_samples_refused():
+    """A sample cache made with other first-guess settings ends the command with its one line."""
+    from .training.cache import StaleSamples
+
+    try:
+        yield
     except StaleSamples as error:
         raise click.ClickException(str(error)) from None
 
@@ -294,13 +302,10 @@ def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, l
 
         run_rescore(cache=cache, models_dir=models_dir, task=task, log=click.echo)
         return
-    from .training.cache import StaleSamples
     from .training.train import train as run_training
 
-    try:
+    with _stale_samples_refused():
         run_training(cache=cache, models_dir=models_dir, crop=crop, batch_size=batch_size,
                      steps_per_epoch=steps_per_epoch, epochs=epochs, learning_rate=learning_rate,
                      hours=hours, restart=restart, task=task,
                      fresh_per_batch=fresh_per_batch, log=lambda m: click.echo(m, err=False))
-    except StaleSamples as error:
-        raise click.ClickException(str(error)) from None

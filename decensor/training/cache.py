@@ -94,10 +94,11 @@ class CachedSamples:
 
     def __init__(self, cache, task_name, settings=None):
         """``settings``: the task's first-guess settings; samples made with others raise :class:`StaleSamples`."""
-        _check_settings(cache_dir(cache, task_name), settings)
-        shards = _shards(cache_dir(cache, task_name))
+        folder = cache_dir(cache, task_name)
+        _check_settings(folder, settings)
+        shards = _shards(folder)
         if not shards:
-            raise FileNotFoundError(f"no cached samples in {cache_dir(cache, task_name)}: "
+            raise FileNotFoundError(f"no cached samples in {folder}: "
                                     f"run `decensor data samples --task {task_name}` first")
         parts = {field: [] for field in FIELDS}
         for shard in shards:

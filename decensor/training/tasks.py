@@ -27,6 +27,8 @@ def _guess_inputs(guesses):
 
 
 class _Task:
+    """What every task shares: its ``pipeline`` makes the first guesses."""
+
     def guess_settings(self):
         """What the first guesses depend on (cached samples made with other settings are stale)."""
         return dataclasses.asdict(self.pipeline.synthesis)
