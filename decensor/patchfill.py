@@ -213,8 +213,10 @@ def _halve(image, hole):
     height, width = (hole.shape[0] // 2) * 2, (hole.shape[1] // 2) * 2
     known = (~hole[:height, :width]).astype(np.float32)
     pixels = image[:height, :width] * known[..., None]
-    def blocks(a):
-        return a.reshape(height // 2, 2, width // 2, 2, *a.shape[2:]).sum(axis=(1, 3))
+
+    def blocks(a):  # (the four strided slices: a reshaped sum over two axes is several times slower)
+        return (a[0::2, 0::2] + a[1::2, 0::2]) + (a[0::2, 1::2] + a[1::2, 1::2])
+
     weight = blocks(known)
     means = blocks(pixels) / np.maximum(weight, 1.0)[..., None]
     return means.astype(np.float32), weight == 0
@@ -306,10 +308,12 @@ class _Level:
             field[...] = carried
             field[..., 0] = np.clip(field[..., 0], 0, self.shape[0] - 1)
             field[..., 1] = np.clip(field[..., 1], 0, self.shape[1] - 1)
-        bad = ~self.source[field[..., 0], field[..., 1]] & self.targets
+        # (Only targets are ever searched: the rest of the field is checked nowhere.)
+        rows, cols = self.target_rows, self.target_cols
+        bad = ~self.source[field[rows, cols, 0], field[rows, cols, 1]]
         picks = rng.integers(0, len(self.source_rows), size=int(bad.sum()))
-        field[bad, 0] = self.source_rows[picks]
-        field[bad, 1] = self.source_cols[picks]
+        field[rows[bad], cols[bad], 0] = self.source_rows[picks]
+        field[rows[bad], cols[bad], 1] = self.source_cols[picks]
         return field
 
     def _distances_to(self, flat, rows, cols):

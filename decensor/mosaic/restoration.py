@@ -40,21 +40,44 @@ def block_mean_correction(filled, mosaic, grid, hole, passes=8):
     while its local averages match what the mosaic still shows.
     A smooth correction does not hit each mean exactly, so it is repeated a
     few times on what is left (each pass removes most of the remainder).
+    Only whole blocks are corrected, and only near the hole
+    (:func:`blocks_around`): no shift from farther can reach it.
     """
     corrected = np.asarray(filled, np.float32).copy()
-    target, (top, left) = block_means(mosaic, grid)
-    rows, cols = target.shape[:2]
-    if rows == 0 or cols == 0:
+    box = blocks_around(hole, grid)
+    if box is None:
         return corrected
-    # Only the whole blocks are corrected: work on their crop, in place.
-    crop = (slice(top, top + rows * grid.size), slice(left, left + cols * grid.size))
-    inside = np.asarray(hole)[crop]
-    view = corrected[crop]
+    target, _ = block_means(np.asarray(mosaic)[box], grid_at(grid.size))
+    inside = np.asarray(hole)[box][..., None]
+    view = corrected[box]  # (corrected in place)
     for _ in range(passes):
         current, _ = block_means(view, grid_at(grid.size))
         difference = bicubic_blocks(target - current, grid.size)
-        view[inside] = np.clip(view[inside] + difference[inside], 0, 255)
+        np.copyto(view, np.clip(view + difference, 0, 255), where=inside)
     return corrected
+
+
+# Blocks around the hole's that its correction reads: PIL's bicubic enlargement weighs two blocks each way.
+REACH = 2
+
+
+def blocks_around(hole, grid, reach=REACH):
+    """Slices of the whole blocks of ``grid`` that ``hole`` touches, with ``reach`` blocks around them
+    (as far as whole blocks go); None where the hole touches no whole block."""
+    size = grid.size
+    top, left = grid.offset_y % size, grid.offset_x % size
+    rows, cols = (hole.shape[0] - top) // size, (hole.shape[1] - left) // size
+    if rows <= 0 or cols <= 0:
+        return None
+    touched = np.asarray(hole)[top : top + rows * size, left : left + cols * size]
+    touched = touched.reshape(rows, size, cols, size).any(axis=(1, 3))
+    touched_rows, touched_cols = np.flatnonzero(touched.any(axis=1)), np.flatnonzero(touched.any(axis=0))
+    if not len(touched_rows):
+        return None
+    first_row, last_row = max(touched_rows[0] - reach, 0), min(touched_rows[-1] + 1 + reach, rows)
+    first_col, last_col = max(touched_cols[0] - reach, 0), min(touched_cols[-1] + 1 + reach, cols)
+    return (slice(top + first_row * size, top + last_row * size),
+            slice(left + first_col * size, left + last_col * size))
 
 
 def keep_block_means(filled, mosaic, grid, hole):
@@ -111,18 +134,35 @@ def block_mean_guide(mosaic, grid, hole, passes=2):
         local_mosaic = mosaic[window].astype(np.float32)
         local_hole = hole[window]
         height, width = local_hole.shape
+        near = blocks_around(local_hole, local_grid)  # (the shift is zero elsewhere)
 
         def project(estimate, factor):
+            if near is None:
+                return estimate
+            # The coarse pixels over the blocks near the hole, enlarged to the page's scale.
+            first_row, first_col = near[0].start // factor, near[1].start // factor
+            part = estimate[first_row : -(-near[0].stop // factor), first_col : -(-near[1].stop // factor)]
+            top, left = first_row * factor, first_col * factor
+            bottom = min(max(top + part.shape[0] * factor, near[0].stop), height)
+            right = min(max(left + part.shape[1] * factor, near[1].stop), width)
+            full = np.repeat(np.repeat(part, factor, axis=0), factor, axis=1)[: bottom - top, : right - left]
+            # (An odd-sized window's last row or column has no coarse pixel of its own.)
+            full = np.pad(full, ((0, bottom - top - full.shape[0]), (0, right - left - full.shape[1]), (0, 0)),
+                          mode="edge")
+            here = (slice(top, bottom), slice(left, right))
+            part_grid = Grid(grid.size, (local_grid.offset_y - top) % grid.size,
+                             (local_grid.offset_x - left) % grid.size)
             channels = estimate.shape[-1]
-            full = np.repeat(np.repeat(estimate, factor, axis=0), factor, axis=1)[:height, :width]
-            full = np.pad(full, ((0, height - full.shape[0]), (0, width - full.shape[1]), (0, 0)), mode="edge")
-            target = local_mosaic[..., :channels]
-            shift = block_mean_correction(full, target, local_grid, local_hole, passes=passes) - full
-            shift[~local_hole] = 0.0
-            rows_kept, cols_kept = estimate.shape[0] * factor, estimate.shape[1] * factor
-            shift = np.pad(shift, ((0, max(0, rows_kept - height)), (0, max(0, cols_kept - width)), (0, 0)))
-            shift = shift[:rows_kept, :cols_kept].reshape(estimate.shape[0], factor, estimate.shape[1], factor, channels)
-            return estimate + shift.mean(axis=(1, 3))
+            shift = block_mean_correction(full, local_mosaic[here][..., :channels], part_grid, local_hole[here],
+                                          passes=passes) - full
+            shift[~local_hole[here]] = 0.0
+            # Averaged back down to the level's scale.
+            kept = (part.shape[0] * factor, part.shape[1] * factor)
+            shift = np.pad(shift, ((0, max(0, kept[0] - shift.shape[0])), (0, max(0, kept[1] - shift.shape[1])), (0, 0)))
+            shift = shift[: kept[0], : kept[1]].reshape(part.shape[0], factor, part.shape[1], factor, channels)
+            projected = np.array(estimate, np.float32)
+            projected[first_row : first_row + part.shape[0], first_col : first_col + part.shape[1]] += shift.mean(axis=(1, 3))
+            return projected
 
         return project
 
