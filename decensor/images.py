@@ -166,6 +166,9 @@ def picture_from_pil(image):
 # is ~17000 x 17000, far beyond any scanned page.
 MAX_PIXELS = 300_000_000
 
+# zlib level for PNG outputs: half the encoding time of PIL's 6 on an A4 page, files 4-11 % larger.
+PNG_COMPRESS_LEVEL = 4
+
 
 def open_picture(path, max_pixels=MAX_PIXELS):
     """Decode a page. Raises ImageFormatError with the reason when it cannot."""
@@ -404,9 +407,11 @@ def save_picture(picture, target, image_format):
             image = image.convert("RGB")
         if "qtables" not in options:
             options.setdefault("quality", 95)
-    elif image_format == "PNG" and image.mode == "CMYK":
-        image = image.convert("RGB")
-        options.pop("icc_profile", None)
+    elif image_format == "PNG":
+        options.setdefault("compress_level", PNG_COMPRESS_LEVEL)
+        if image.mode == "CMYK":
+            image = image.convert("RGB")
+            options.pop("icc_profile", None)
     elif image_format in {"WEBP", "BMP", "GIF"} and image.mode in {"CMYK", "I;16", "I", "F"}:
         image = image.convert("RGB" if image.mode == "CMYK" else "L")
     image.save(target, format=image_format, **options)
