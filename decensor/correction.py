@@ -30,6 +30,9 @@ class NoCorrection:
     def __init__(self, card=None):
         self.card = card or {}
 
+    def prepare(self):
+        """Nothing to build."""
+
     def apply(self, rgb, hole, guess, progress=None):
         filled = rgb.copy()
         filled[hole] = guess.page[hole]
@@ -78,6 +81,11 @@ class NetworkCorrection:
         self.margin = margin
         self.batch_size = batch_size
         self.smoothing = float(smoothing)
+
+    def prepare(self):
+        """Build the network's runtime now (else on the first batch): see :meth:`decensor.inference.OnnxNetwork.prepare`."""
+        if hasattr(self.network, "prepare"):
+            self.network.prepare()
 
     def predict(self, images, masks, guesses):
         """The network on a batch of tiles, its correction smoothed as the card says."""

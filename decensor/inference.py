@@ -16,6 +16,7 @@ to. "Same" padding puts the extra row or column after, as TensorFlow does.
 """
 
 import os
+import threading
 
 import numpy as np
 
@@ -24,19 +25,31 @@ class OnnxNetwork:
     """``(images, masks, guess input) -> (images, reached)`` on NHWC float32 batches."""
 
     def __init__(self, config, arrays):
-        import onnxruntime
+        self.config = config
+        self._arrays = arrays
+        self._session = None
+        self._lock = threading.Lock()
 
-        options = onnxruntime.SessionOptions()
-        # (DECENSOR_THREADS: set by --jobs for its workers, one core each)
-        options.intra_op_num_threads = int(os.environ.get("DECENSOR_THREADS", 0)) or os.cpu_count() or 1
-        options.log_severity_level = 3
-        graph = _Graph(config, {path: np.asarray(value, np.float32) for path, value in arrays.items()})
-        self.session = onnxruntime.InferenceSession(graph.serialized(), options, providers=["CPUExecutionProvider"])
+    def prepare(self):
+        """Build the graph and its ONNX Runtime session now, not on the first batch (from any thread)."""
+        with self._lock:
+            if self._session is None:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                # (DECENSOR_THREADS: set by --jobs for its workers, one core each)
+                options.intra_op_num_threads = int(os.environ.get("DECENSOR_THREADS", 0)) or os.cpu_count() or 1
+                options.log_severity_level = 3
+                graph = _Graph(self.config, {path: np.asarray(value, np.float32) for path, value in self._arrays.items()})
+                self._session = onnxruntime.InferenceSession(graph.serialized(), options,
+                                                             providers=["CPUExecutionProvider"])
+                self._arrays = None  # (the session holds the weights)
+        return self._session
 
     def __call__(self, images, masks, guesses):
         feeds = {"image": np.asarray(images, np.float32), "mask": np.asarray(masks, np.float32),
                  "guess": np.asarray(guesses, np.float32)}
-        output, reached = self.session.run(["output", "reached"], feeds)
+        output, reached = self.prepare().run(["output", "reached"], feeds)
         return output, reached
 
 

@@ -107,6 +107,19 @@ def fill_patches(rgb, hole, rng=None, guide=None, settings=DEFAULT_SETTINGS, wit
     return (result, spread) if with_spread else result
 
 
+def load_kernels():
+    """Load the compiled loops (numba's on-disk cache; compiled on a machine's first run) by filling a tiny window.
+
+    The first fill of a process pays this anyway (about half a second); the
+    command line calls it while it decodes the first page.
+    """
+    image = np.zeros((24, 24, 1), np.float32)
+    image[::2] = 255.0
+    hole = np.zeros((24, 24), bool)
+    hole[9:15, 9:15] = True
+    complete(image, hole, np.random.default_rng(0), settings=SynthesisSettings(em_iterations=(1,)))
+
+
 def _windows(hole, settings):
     """Slices of context windows, one per group of regions whose windows overlap."""
     from .regions import plan_groups

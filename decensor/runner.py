@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -62,12 +63,35 @@ class PageProcessor:
     def __init__(self, options=PageOptions()):
         self.options = options
         self._pipeline = None
+        self._loading = None
 
     @property
     def pipeline(self):
         if self._pipeline is None:
-            self._pipeline = self.load_pipeline()
+            self._pipeline = self._loading.result() if self._loading is not None else self._ready_pipeline()
+            self._loading = None
         return self._pipeline
+
+    def load_in_background(self):
+        """Start loading the pipeline in a thread, so it overlaps decoding the first page and finding its marks.
+
+        Loading reads the model and numba's compiled synthesis from disk
+        (about half a second); a load error is raised where the pipeline is
+        first used, as without this. Then the same thread builds the
+        network's runtime, while the first page's synthesis runs.
+        """
+        if self._pipeline is None and self._loading is None:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="decensor-load")
+            self._loading = loading = pool.submit(self._ready_pipeline)
+            pool.submit(lambda: loading.exception() is None and loading.result().correction.prepare())
+            pool.shutdown(wait=False)  # (the thread ends when both are done)
+
+    def _ready_pipeline(self):
+        from .patchfill import load_kernels
+
+        pipeline = self.load_pipeline()
+        load_kernels()
+        return pipeline
 
     def __call__(self, job):
         if archives.is_archive(job.source):
@@ -369,6 +393,8 @@ def run_command(name, processor, inputs, output_dir, recursive, overwrite, repor
         elif workers > 1 and len(pages) > 1:
             batch = run_jobs_in_processes(pages, processor, overwrite, min(workers, len(pages)), progress, echo)
         else:
+            if not options.dry_run and any(not job.output.exists() or overwrite for job in pages):
+                processor.load_in_background()
             batch = run_jobs(pages, processor, overwrite, progress=progress, echo=echo)
     except (OSError, RuntimeError, TimeoutError) as error:
         echo(f"error: {one_line(error)}")

@@ -237,3 +237,28 @@ def test_stale_sample_cache_is_refused_with_one_line_naming_the_setting(tmp_path
     assert result.exit_code == 1
     assert "patch_radius" in result.output and "Traceback" not in result.output
     assert len(list(folder.glob("shard_*.npz"))) == 1  # nothing added to the stale cache
+
+
+def test_pipeline_loaded_in_the_background_is_the_one_used_and_its_error_is_raised_where_used():
+    """The command loads the pipeline beside the first page's decoding; a failed load still fails the page."""
+    from decensor.modelfile import ModelFileError
+    from decensor.runner import PageOptions, PageProcessor
+
+    class Loads(PageProcessor):
+        loads = 0
+
+        def load_pipeline(self):
+            Loads.loads += 1
+            if self.options.dry_run:  # (stands in for a model that fails to load)
+                raise ModelFileError("bar.npz: unreadable")
+            return object()
+
+    processor = Loads()
+    processor.load_in_background()
+    processor.load_in_background()  # (a second call starts nothing)
+    first = processor.pipeline
+    assert processor.pipeline is first and Loads.loads == 1
+    failing = Loads(PageOptions(dry_run=True))
+    failing.load_in_background()
+    with pytest.raises(ModelFileError, match="unreadable"):
+        failing.pipeline
