@@ -277,6 +277,24 @@ def test_a_mosaic_whose_votes_miss_its_offsets_is_found_where_its_blocks_are_fla
     assert (found & truth).sum() / truth.sum() >= 0.95 and (found & ~truth).sum() == 0
 
 
+def test_a_mosaic_over_a_grainy_texture_does_not_grow_into_the_texture_around_it():
+    # Fine grain over soft shading (wood, stone, a painted wall): its 13 px
+    # blocks pass the absolute flatness test and step on every line, but they
+    # are far less flat than the mosaic's own blocks.
+    from scipy import ndimage
+
+    rng = np.random.default_rng(1)
+    shading = ndimage.gaussian_filter(rng.normal(0, 1, (384, 384)), 4)
+    grey = 140 + 6 * shading / shading.std() + rng.normal(0, 2.5, (384, 384))
+    page = np.clip(np.stack([grey * 1.2, grey * 0.7, grey * 0.5], -1), 0, 255).astype(np.uint8)
+    region = np.zeros((384, 384), bool)
+    region[100:260, 120:300] = True
+    mosaicked, painted = pixelate(page, Grid(13, 7, 2), region)
+    found, _ = find_mosaic(mosaicked)
+    assert (found & painted).sum() >= 0.95 * painted.sum()
+    assert (found & ~painted).sum() <= 0.05 * found.sum()  # (without the relative test: 78 % outside)
+
+
 def test_a_small_mosaic_far_off_on_a_grid_proven_elsewhere_is_found():
     # One block of detail, in the middle of an even texture, is too little to
     # prove a grid; a mosaic across the page has proven it already.

@@ -3,7 +3,10 @@
 Evidence is a pair of neighbouring blocks, both flat inside, with a real step
 right at the grid line between them; a region of evidence that steps both
 ways proves the grid, and then grows into the flat patches next to it whose
-edges step on grid lines. Numpy in, numpy out.
+edges step on grid lines. What growing (and a piece too weak to prove the
+grid alone) counts as flat is measured on the proven region's own blocks,
+so a grainy texture beside a mosaic is not taken for more of it. Numpy in,
+numpy out.
 """
 
 import numpy as np
@@ -80,6 +83,15 @@ def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None):
         components.append((firm, strength, found))
     if not any(firm for firm, _, _ in components):
         return []
+    # What flat means on this page's mosaic: its firm blocks are as flat as the
+    # paint and the compression left them. A smooth texture next to it (wood,
+    # grain) passes the absolute test too, but is less flat than that.
+    proven = np.zeros((rows, cols), bool)
+    for firm, _, found in components:
+        if firm:
+            proven[found] |= evidence[found]
+    flat_here = min(s.flat_std, max(s.relative_floor, s.relative_flat * float(np.percentile(block_std[proven], 90))))
+    as_flat = block_std <= flat_here
     # Once one region proves the grid, other pieces on exactly that grid (a
     # blob mosaic falls apart into several) need far less evidence: art
     # rarely lines up with a proven grid.
@@ -88,14 +100,15 @@ def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None):
         if firm or strength >= 1:
             # Inside the region, a flat block with one real step to a flat
             # neighbour belongs too (plain paper under the mosaic steps nowhere).
-            member[found] |= (evidence | (flat & free & (pairs >= 1)))[found]
+            taken = evidence | (flat & free & (pairs >= 1))
+            member[found] |= (taken if firm else taken & as_flat)[found]
     # JPEG rings inside a block next to a strong step or busy art (a mosaic's
     # rim): for growing, flat is judged against what its neighbours hold.
     neighbour_step = _onto_blocks(mean_step_h, mean_step_v, np.maximum, np.float32)
     # (The four neighbours only: a block's own spread is what is being judged.)
     neighbour_spread = ndimage.maximum_filter(block_std, footprint=_FOUR_NEIGHBOURS, mode="constant", cval=0.0)
-    flat_for_rim = (flat | (block_std <= s.rim_ringing * neighbour_step)
-                    | (block_std <= s.flat_std + s.rim_leak * neighbour_spread))
+    flat_for_rim = (as_flat | (block_std <= s.rim_ringing * neighbour_step)
+                    | (block_std <= flat_here + s.rim_leak * neighbour_spread))
     member = _grow(member, flat_for_rim, same_h, same_v, across_h, across_v, s)
     labels, count = ndimage.label(member)
     accepted = []

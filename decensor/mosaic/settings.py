@@ -44,6 +44,11 @@ class DetectionSettings:
     grow_step: float = 1.5
     # Rounds of growing: each takes the patches next to what was found, so this bounds the reach.
     grow_rounds: int = 16
+    # Growing and weak pieces take only blocks this many times as spread as the firm region's
+    # (its 90th percentile block spread), or relative_floor grey levels: a smooth texture is
+    # flat by the absolute test, but not as flat as a mosaic's blocks.
+    relative_flat: float = 2.0
+    relative_floor: float = 1.0
     # JPEG ringing allowed in a rim block: a share of the step to its neighbour's mean ...
     rim_ringing: float = 0.12
     # ... and of the busiest neighbour's own spread (a rim against hatching of about the same grey).
