@@ -255,22 +255,35 @@ def run_jobs(jobs, process, overwrite=False, progress=True, echo=print):
     A Ctrl-C stops the batch between (or inside) pages: the page being
     worked on is not written, and the returned :class:`Batch` says so.
     """
-    from tqdm import tqdm
-
     remove_stale_partials({job.output.parent for job in jobs})
     outcomes = []
-    bar = tqdm(jobs, unit="page", disable=not progress, leave=False, dynamic_ncols=True)
-    say = bar.write if progress else echo
+    bar, say = progress_bar(len(jobs), progress, echo)
     try:
-        for job in bar:
-            outcome = run_page(job, process, overwrite, say)
-            outcomes.append(outcome)
-            outcomes.extend(outcome.members)
+        for job in jobs:
+            outcomes.append(run_page(job, process, overwrite, say))
+            bar.update(1)
     except KeyboardInterrupt:
-        return Batch(outcomes, interrupted=True, total=len(jobs))
+        return Batch(with_members(outcomes), interrupted=True, total=len(jobs))
     finally:
         bar.close()
-    return Batch(outcomes, total=len(jobs))
+    return Batch(with_members(outcomes), total=len(jobs))
+
+
+def progress_bar(total, progress, echo):
+    """(a page progress bar, shown only if ``progress``; where to say a line without breaking it)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="page", disable=not progress, leave=False, dynamic_ncols=True)
+    return bar, (bar.write if progress else echo)
+
+
+def with_members(outcomes):
+    """Every outcome followed by its archive's page outcomes, as a Batch lists them."""
+    listed = []
+    for outcome in outcomes:
+        listed.append(outcome)
+        listed.extend(outcome.members)
+    return listed
 
 
 def run_page(job, process, overwrite, say):

@@ -69,14 +69,11 @@ def run_jobs_in_processes(jobs, processor, overwrite, count, progress=True, echo
     """Like :func:`decensor.batch.run_jobs` with ``count`` worker processes; returns a Batch."""
     import multiprocessing
 
-    from tqdm import tqdm
-
-    from .batch import remove_stale_partials
+    from .batch import progress_bar, remove_stale_partials, with_members
 
     remove_stale_partials({job.output.parent for job in jobs})
     outcomes = []
-    bar = tqdm(total=len(jobs), unit="page", disable=not progress, leave=False, dynamic_ncols=True)
-    say = bar.write if progress else echo
+    bar, say = progress_bar(len(jobs), progress, echo)
     context = multiprocessing.get_context("spawn")  # (a fresh interpreter: no threads inherited)
     pool = context.Pool(count, initializer=_start_worker, initargs=(processor,))
     try:
@@ -84,17 +81,16 @@ def run_jobs_in_processes(jobs, processor, overwrite, count, progress=True, echo
             for line in said:
                 say(line)
             outcomes.append(outcome)
-            outcomes.extend(outcome.members)
             bar.update(1)
         pool.close()
     except KeyboardInterrupt:
         pool.terminate()
-        return Batch(outcomes, interrupted=True, total=len(jobs))
+        return Batch(with_members(outcomes), interrupted=True, total=len(jobs))
     finally:
         pool.join()
         bar.close()
         remove_stale_partials({job.output.parent for job in jobs})  # (no worker is writing any more)
-    return Batch(outcomes, total=len(jobs))
+    return Batch(with_members(outcomes), total=len(jobs))
 
 
 _CLUSTER_PROCESSORS = {}
@@ -117,15 +113,12 @@ def run_jobs_on_cluster(jobs, processor, overwrite, address, progress=True, echo
         from distributed import Client, as_completed
     except ImportError:
         raise RuntimeError("--cluster needs Dask: pip install 'decensor[cluster]'") from None
-    from tqdm import tqdm
-
-    from .batch import remove_stale_partials
+    from .batch import progress_bar, remove_stale_partials, with_members
 
     remove_stale_partials({job.output.parent for job in jobs})
     key = sha256(pickle.dumps(processor)).hexdigest()[:16]
     results = [None] * len(jobs)
-    bar = tqdm(total=len(jobs), unit="page", disable=not progress, leave=False, dynamic_ncols=True)
-    say = bar.write if progress else echo
+    bar, say = progress_bar(len(jobs), progress, echo)
     with Client(address, timeout="30s") as client:
         futures = {client.submit(_page_on_cluster, job, processor, key, overwrite, pure=False,
                                  key=f"decensor-page-{index}-{key}"): index for index, job in enumerate(jobs)}
@@ -140,16 +133,8 @@ def run_jobs_on_cluster(jobs, processor, overwrite, address, progress=True, echo
             client.cancel(list(futures))
             bar.close()
             done = [outcome for outcome in results if outcome is not None]
-            return Batch(_flatten(done), interrupted=True, total=len(jobs))
+            return Batch(with_members(done), interrupted=True, total=len(jobs))
     bar.close()
     # A worker that died inside a page may have left its temporary file; the page ran again elsewhere.
     remove_stale_partials({job.output.parent for job in jobs})
-    return Batch(_flatten(results), total=len(jobs))
-
-
-def _flatten(outcomes):
-    flat = []
-    for outcome in outcomes:
-        flat.append(outcome)
-        flat.extend(outcome.members)
-    return flat
+    return Batch(with_members(results), total=len(jobs))

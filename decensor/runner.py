@@ -45,10 +45,15 @@ class PageOptions:
 
 def find_by_stem(folder, name):
     """The image in ``folder`` with ``name``'s stem, any image extension (masks, originals)."""
-    for candidate in sorted(Path(folder).glob(f"{PurePosixPath(str(name)).stem}.*")):
+    for candidate in sorted(Path(folder).glob(f"{_stem(name)}.*")):
         if candidate.suffix.lower() in images.IMAGE_SUFFIXES:
             return candidate
     return None
+
+
+def _stem(name):
+    """A page's file or archive member name without folders or extension."""
+    return PurePosixPath(str(name)).stem
 
 
 class PageProcessor:
@@ -217,7 +222,7 @@ class BarProcessor(PageProcessor):
             return super().marked_hole(picture, name)
         mask_file = find_by_stem(self.masks_dir, PurePosixPath(str(name)).name)
         if mask_file is None:
-            raise masks.MaskError(f"no mask named {PurePosixPath(str(name)).stem}.* in {self.masks_dir}")
+            raise masks.MaskError(f"no mask named {_stem(name)}.* in {self.masks_dir}")
         mask = masks.load_mask_file(mask_file, picture.size, picture.orientation)
         if not mask.marks_anything:
             raise NoMarkedRegion(f"no marked region found: {mask.why_empty()}")
@@ -279,7 +284,7 @@ class MosaicProcessor(PageProcessor):
             from PIL import Image
 
             mask_picture = images.picture_from_pil(Image.fromarray(found.astype(np.uint8) * 255))
-            write_atomically(mask_picture, Path(self.save_masks) / f"{PurePosixPath(str(name)).stem}.png", "PNG")
+            write_atomically(mask_picture, Path(self.save_masks) / f"{_stem(name)}.png", "PNG")
         by_grid = {}
         for grid, piece in regions:
             by_grid[grid] = by_grid[grid] | piece if grid in by_grid else piece
