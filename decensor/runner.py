@@ -73,7 +73,7 @@ class PageProcessor:
     @property
     def pipeline(self):
         if self._pipeline is None:
-            self._pipeline = self._loading.result() if self._loading is not None else self._ready_pipeline()
+            self._pipeline = self._loading.result() if self._loading is not None else self.load_pipeline()
             self._loading = None
         return self._pipeline
 
@@ -92,6 +92,7 @@ class PageProcessor:
             pool.shutdown(wait=False)  # (the thread ends when both are done)
 
     def _ready_pipeline(self):
+        """The pipeline with numba's kernels loaded too (which the first fill would do anyway)."""
         from .patchfill import load_kernels
 
         pipeline = self.load_pipeline()
@@ -375,11 +376,13 @@ def run_command(name, processor, inputs, output_dir, recursive, overwrite, repor
         if not pages and not early_failures:
             echo(f"error: {_nothing_found(inputs, recursive)}")
             return EXIT_USAGE
+        # (Whether any page will be written: its output is missing, or may be replaced.)
+        writes = not options.dry_run and any(not job.output.exists() or overwrite for job in pages)
         if options.dry_run:
             overwrite = True  # (a dry run looks at every input, whatever outputs exist)
             if options.preview_dir is not None:
                 check_writable(options.preview_dir)
-        elif any(not job.output.exists() or overwrite for job in pages):
+        elif writes:
             check_writable(Path(output_dir).parent if names_a_file(output_dir) else output_dir)
             for model in processor.models:
                 check_model(model, options.models_dir)
@@ -398,7 +401,7 @@ def run_command(name, processor, inputs, output_dir, recursive, overwrite, repor
         elif workers > 1 and len(pages) > 1:
             batch = run_jobs_in_processes(pages, processor, overwrite, min(workers, len(pages)), progress, echo)
         else:
-            if not options.dry_run and any(not job.output.exists() or overwrite for job in pages):
+            if writes:
                 processor.load_in_background()
             batch = run_jobs(pages, processor, overwrite, progress=progress, echo=echo)
     except (OSError, RuntimeError, TimeoutError) as error:

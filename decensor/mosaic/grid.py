@@ -146,14 +146,20 @@ def lies_on(fine, coarse):
 
 def block_view(array, grid):
     """Crop ``array`` to whole grid blocks and view it as (rows, cols, size, size, ...)."""
+    cropped, (top, left, height, width) = whole_blocks(array, grid)
+    size = grid.size
+    shape = (height, size, width, size) + array.shape[2:]
+    blocks = cropped.reshape(shape).swapaxes(1, 2)
+    return blocks, (top, left, height, width)
+
+
+def whole_blocks(array, grid):
+    """``array`` cropped to the whole blocks of ``grid``, and (top, left, block rows, block columns)."""
     size = grid.size
     top, left = grid.offset_y % size, grid.offset_x % size
     height = (array.shape[0] - top) // size
     width = (array.shape[1] - left) // size
-    cropped = array[top : top + height * size, left : left + width * size]
-    shape = (height, size, width, size) + array.shape[2:]
-    blocks = cropped.reshape(shape).swapaxes(1, 2)
-    return blocks, (top, left, height, width)
+    return array[top : top + height * size, left : left + width * size], (top, left, height, width)
 
 
 def block_means(image, grid):
@@ -161,10 +167,8 @@ def block_means(image, grid):
     pixels = np.asarray(image, np.float32)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
+    cropped, (top, left, rows, cols) = whole_blocks(pixels, grid)
     size = grid.size
-    top, left = grid.offset_y % size, grid.offset_x % size
-    rows, cols = (pixels.shape[0] - top) // size, (pixels.shape[1] - left) // size
-    cropped = pixels[top : top + rows * size, left : left + cols * size]
     # (Summed down the rows of each block, then along them: ten times faster
     # than a mean over the two axes of the block view, which strides.)
     sums = cropped.reshape(rows, size, cols * size, -1).sum(axis=1).reshape(rows, cols, size, -1).sum(axis=2)

@@ -26,7 +26,8 @@ from ..guess import Guess
 from ..inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE
 from ..patchfill import DEFAULT_SETTINGS, fill_patches
 from ..regions import Box
-from .grid import Grid, bicubic_blocks, block_means, estimate_grid, grid_at, upsample_block_means
+from .grid import (Grid, bicubic_blocks, block_means, estimate_grid, grid_at, upsample_block_means,
+                   whole_blocks)
 
 MODEL = "mosaic"
 GUESS_KIND = "mosaic"
@@ -65,12 +66,10 @@ def blocks_around(hole, grid, reach=REACH):
     """Slices of the whole blocks of ``grid`` that ``hole`` touches, with ``reach`` blocks around them
     (as far as whole blocks go); None where the hole touches no whole block."""
     size = grid.size
-    top, left = grid.offset_y % size, grid.offset_x % size
-    rows, cols = (hole.shape[0] - top) // size, (hole.shape[1] - left) // size
+    cropped, (top, left, rows, cols) = whole_blocks(np.asarray(hole), grid)
     if rows <= 0 or cols <= 0:
         return None
-    touched = np.asarray(hole)[top : top + rows * size, left : left + cols * size]
-    touched = touched.reshape(rows, size, cols, size).any(axis=(1, 3))
+    touched = cropped.reshape(rows, size, cols, size).any(axis=(1, 3))
     touched_rows, touched_cols = np.flatnonzero(touched.any(axis=1)), np.flatnonzero(touched.any(axis=0))
     if not len(touched_rows):
         return None
