@@ -4,7 +4,7 @@ Kept free of Keras so that reading a model card, checking a model file or
 deciding whether a network is needed at all costs no TensorFlow start-up.
 """
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 # What a network's guess input holds, by the pipeline that makes it:
 # "patch_fill" (3 channels: the bar fill's patch synthesis, decensor.bar) or
@@ -32,10 +32,6 @@ class NetworkConfig:
     kernels: tuple = (3, 5, 5, 3, 3, 3, 3)
     # Extra (non-downsampling) partial convolutions at each of the deepest levels.
     extra_deep_convs: int = 1
-    # Residual context blocks after the decoder convolution of each level (finest first): one
-    # dilation rate per block. A block adds (dilated 3x3, then 1x1) to the features where they
-    # are valid; the 1x1 starts at zero, so a grown network starts as the one it grew from.
-    refine_dilations: tuple = ()
     # Which pipeline's first guess the network corrects (one of GUESS_KINDS).
     guess_kind: str = "patch_fill"
     # Channels of the guess input (3 for patch_fill, 7 for mosaic).
@@ -66,29 +62,13 @@ class NetworkConfig:
             inputs = width
         for level in range(deepest - 1, -1, -1):
             layer(f"decode_{level}", 3, widths[level + 1] + widths[level], widths[level])
-            for block in range(len(self.refine_blocks(level))):
-                layer(f"refine_{level}_{block}_wide", 3, widths[level], widths[level])
-                layer(f"refine_{level}_{block}_mix", 1, widths[level], widths[level])
         layer("to_image", 3, widths[0] + 3, 3)
         return shapes
-
-    def refine_blocks(self, level):
-        """The dilation rates of the context blocks after ``decode_{level}`` (none past the list)."""
-        return tuple(self.refine_dilations[level]) if level < len(self.refine_dilations) else ()
-
-    def grows_from(self, other):
-        """Whether this design is ``other`` with context blocks added: it can start from ``other``'s weights."""
-        if self == other or replace(self, refine_dilations=(), name=other.name) != replace(other, refine_dilations=()):
-            return False
-        levels = range(max(len(self.refine_dilations), len(other.refine_dilations)))
-        return all(self.refine_blocks(level)[:len(other.refine_blocks(level))] == other.refine_blocks(level)
-                   for level in levels)
 
     def to_dict(self):
         data = asdict(self)
         data["widths"] = list(self.widths)
         data["kernels"] = list(self.kernels)
-        data["refine_dilations"] = [list(rates) for rates in self.refine_dilations]
         return data
 
     @classmethod
@@ -105,7 +85,6 @@ class NetworkConfig:
             widths=tuple(data["widths"]),
             kernels=tuple(data["kernels"]),
             extra_deep_convs=int(data.get("extra_deep_convs", 0)),
-            refine_dilations=tuple(tuple(int(rate) for rate in rates) for rates in data.get("refine_dilations", ())),
             guess_kind=kind,
             guess_channels=channels,
             name=data.get("name", "pconv_unet"),

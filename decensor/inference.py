@@ -99,16 +99,12 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
         return name
 
-    def _pconv(self, layer, parts, per_channel, stride=1, activation=True, dilation=1):
+    def _pconv(self, layer, parts, per_channel, stride=1, activation=True):
         """A partial convolution of ``parts`` [(features, mask, channels)]: (features, mask, channels)."""
         kernel = self.weights[f"{layer}/kernel"]
         bias = self.weights[f"{layer}/bias"]
         k = kernel.shape[0]
-        if dilation == 1:
-            windows = dict(strides=[stride, stride], auto_pad="SAME_UPPER")
-        else:  # (ONNX Runtime pads dilated windows only explicitly; "same" of an odd kernel at stride 1)
-            reach = dilation * (k - 1) // 2
-            windows = dict(dilations=[dilation, dilation], pads=[reach] * 4)
+        windows = dict(strides=[stride, stride], auto_pad="SAME_UPPER")
         ones = self._constant(np.ones((1, 1, k, k)), "ones")
         masked = [self._node("Mul", [features, mask]) for features, mask, _ in parts]
         joined = masked[0] if len(masked) == 1 else self._node("Concat", masked, axis=1)
@@ -132,13 +128,6 @@ class _Graph:
         if activation:
             out = self._node("LeakyRelu", [out], alpha=0.2)
         return out, updated, kernel.shape[3]
-
-    def _context_block(self, part, name, rate):
-        """features + 1x1(dilated 3x3(features)) * mask, as :func:`decensor.network._context_block`."""
-        features, mask, channels = part
-        wide = self._pconv(f"{name}_wide", [part], False, dilation=rate)
-        change, _, _ = self._pconv(f"{name}_mix", [wide], False, activation=False)
-        return self._node("Add", [features, self._node("Mul", [change, mask])]), mask, channels
 
     def _upsample(self, name):
         scales = self._constant([1.0, 1.0, 2.0, 2.0], "scales")
@@ -166,8 +155,6 @@ class _Graph:
             features, mask_up, channels = parts[0]
             up = (self._upsample(features), self._upsample(mask_up), channels)
             parts = [self._pconv(f"decode_{level}", [up, skips[level]], True)]
-            for block, rate in enumerate(config.refine_blocks(level)):
-                parts = [self._context_block(parts[0], f"refine_{level}_{block}", rate)]
         correction, reached, _ = self._pconv("to_image", [parts[0], image_part], True, activation=False)
         first_guess = self._node("Slice", [guess, self._int64([0]), self._int64([3]), self._int64([1])])
         output = self._node("Add", [first_guess, correction])

@@ -115,10 +115,7 @@ def card_markdown(card):
         f"* Weights: `{card.get('weights_file')}` (float16), sha256 `{card.get('sha256')}`",
         f"* Parameters: {card.get('parameters', 0):,}",
         f"* Network: partial-convolution U-Net, widths {network.get('widths')}, kernels "
-        f"{network.get('kernels')}"
-        + (f", dilated context blocks after the decoder levels (finest first) {network['refine_dilations']}"
-           if network.get("refine_dilations") else "")
-        + f"; it corrects a first guess: {_first_guess(first_guess)}",
+        f"{network.get('kernels')}; it corrects a first guess: {_first_guess(first_guess)}",
         f"* Data: {training.get('data', '?')}",
         f"* Training: {training.get('steps', '?')} steps, batch {training.get('batch_size', '?')}, "
         f"crops {training.get('crop', '?')} px, {training.get('optimizer', '?')}",
@@ -225,18 +222,12 @@ def _check_shapes(expected, arrays, source):
             raise ModelFileError(f"{source}: {path} has shape {arrays[path].shape}, the network wants {tuple(shape)}")
 
 
-def assign_weights(model, arrays, source="weights", keep_missing=False):
-    """Copy arrays into a Keras model by weight path; every weight must be matched.
-
-    ``keep_missing``: weights the arrays lack keep their initial values (a
-    network grown by new blocks, :meth:`decensor.design.NetworkConfig.grows_from`).
-    """
+def assign_weights(model, arrays, source="weights"):
+    """Copy arrays into a Keras model by weight path; every weight must be matched."""
     variables = {variable.path: variable for variable in model.weights}
-    wanted = {path: tuple(variable.shape) for path, variable in variables.items()
-              if not keep_missing or path in arrays}
-    _check_shapes(wanted, arrays, source)
-    for path in wanted:
-        variables[path].assign(arrays[path])
+    _check_shapes({path: tuple(variable.shape) for path, variable in variables.items()}, arrays, source)
+    for path, variable in variables.items():
+        variable.assign(arrays[path])
 
 
 def adds_nothing(arrays):

@@ -3,9 +3,7 @@
 Encoder: partial convolutions that halve the resolution level by level, so the
 hole shrinks until the deepest level sees valid context everywhere. Decoder:
 nearest-neighbour upsampling of features *and* masks, concatenated with the
-encoder's skip features and their masks, then a partial convolution, then the
-design's residual context blocks of that level (dilated, for a wider view at
-the middle resolutions where the structure of the fill is decided). The last
+encoder's skip features and their masks, then a partial convolution. The last
 layer also sees the input image, so known pixels next to the hole steer the
 finest detail.
 
@@ -60,30 +58,6 @@ class LeadingChannels(keras.layers.Layer):
         return config
 
 
-@keras.saving.register_keras_serializable(package="decensor")
-class AddWhereValid(keras.layers.Layer):
-    """``features + change * mask``: a residual that changes only valid features (the mask stays)."""
-
-    def call(self, inputs):
-        features, change, mask = inputs
-        return features + change * ops.cast(mask, features.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-
-def _context_block(features, mask, width, rate, name):
-    """A residual block of a dilated 3x3 and a 1x1 partial convolution (the 1x1 starts at zero).
-
-    The block changes valid features only and keeps their mask, so a network
-    grown by such blocks computes what it computed before until they learn.
-    """
-    wide, wide_mask = PartialConv2D(width, 3, dilation_rate=rate, activation=_leaky, name=f"{name}_wide")(
-        [features, mask])
-    change, _ = PartialConv2D(width, 1, kernel_initializer="zeros", name=f"{name}_mix")([wide, wide_mask])
-    return AddWhereValid(name=f"{name}_add")([features, change, mask])
-
-
 def build_network(config=NetworkConfig()):
     """Return a Keras model: ``[image (0..1 RGB), mask (1 = known), guess input] -> [image, reached]``."""
     if len(config.widths) != len(config.kernels):
@@ -120,8 +94,6 @@ def build_network(config=NetworkConfig()):
         features, feature_mask = PartialConv2D(
             config.widths[level], 3, activation=_leaky, name=f"decode_{level}"
         )([features, feature_mask])
-        for block, rate in enumerate(config.refine_blocks(level)):
-            features = _context_block(features, feature_mask, config.widths[level], rate, f"refine_{level}_{block}")
 
     features, feature_mask = MaskedConcatenate(name="join_image")(
         [(features, feature_mask), (image, mask)]

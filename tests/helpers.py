@@ -9,8 +9,8 @@ from decensor.design import NetworkConfig
 
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "models"
 # Tiny networks of the shipped designs keep the tests fast; the pipelines do not care about size.
-TINY = NetworkConfig(widths=(8, 8, 12), kernels=(3, 3, 3), extra_deep_convs=1, refine_dilations=((), (2,)), name="tiny")
-TINY_MOSAIC = replace(TINY, refine_dilations=(), guess_kind="mosaic", guess_channels=7, name="mosaic")
+TINY = NetworkConfig(widths=(8, 8, 12), kernels=(3, 3, 3), extra_deep_convs=1, name="tiny")
+TINY_MOSAIC = replace(TINY, guess_kind="mosaic", guess_channels=7, name="mosaic")
 
 
 def save_tiny(config, name, folder, correction_scale, seed=3):

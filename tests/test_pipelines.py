@@ -91,38 +91,6 @@ def test_the_onnx_network_computes_what_the_keras_network_computes(config):
     np.testing.assert_array_equal(reached, expected_reach)
 
 
-def test_a_network_grown_by_context_blocks_starts_as_the_one_it_grew_from():
-    from dataclasses import replace
-
-    import keras
-
-    from decensor import modelfile
-    from decensor.network import build_network
-
-    plain = replace(TINY, refine_dilations=())
-    assert TINY.grows_from(plain) and not plain.grows_from(TINY) and not TINY.grows_from(TINY)
-    assert not replace(TINY, widths=(8, 8, 16)).grows_from(plain)
-    assert not TINY.grows_from(replace(plain, refine_dilations=((), (4,))))
-    keras.utils.set_random_seed(5)
-    model = build_network(plain)
-    rng = np.random.default_rng(5)
-    for variable in model.weights:
-        variable.assign(rng.normal(0, 0.2, tuple(variable.shape)).astype("float32"))
-    arrays = {v.path: np.asarray(v.numpy()) for v in model.weights}
-    grown = build_network(TINY)
-    with pytest.raises(modelfile.ModelFileError, match="missing"):
-        modelfile.assign_weights(grown, arrays)
-    modelfile.assign_weights(grown, arrays, keep_missing=True)
-    mask = np.ones((1, 64, 64, 1), "float32")
-    mask[0, 12:44, 8:40] = 0
-    inputs = [rng.random((1, 64, 64, 3)).astype("float32") * mask, mask,
-              rng.random((1, 64, 64, TINY.guess_channels)).astype("float32")]
-    np.testing.assert_array_equal(np.asarray(grown(inputs)[0]), np.asarray(model(inputs)[0]))
-    # Once its blocks learn, the grown network computes something else (the blocks are in the path).
-    grown.get_layer("refine_1_0_mix").kernel.assign(rng.normal(0, 0.2, (1, 1, 8, 8)).astype("float32"))
-    assert np.abs(np.asarray(grown(inputs)[0]) - np.asarray(model(inputs)[0])).max() > 1e-3
-
-
 @pytest.mark.parametrize("scale", [0.05, None, 0.0], ids=["tiny live network", "shipped model", "zero correction"])
 def test_the_bar_pipeline_never_imports_tensorflow(tmp_path, scale):
     """A network that runs goes through ONNX Runtime; a zero correction is not even built."""

@@ -54,9 +54,7 @@ class BarTask(_Task):
     def config(self):
         # Sized for 2 CPU cores: 0.8 M weights, 0.6 s per megapixel of tiles on ONNX Runtime, a
         # 128 px batch of 8 in 0.16 s of training; five halvings reach 32 px blocks, about 300 px around.
-        # Dilated context blocks at 1/2-1/8: capacity where the fill's structure is drawn, not at 1/32.
         return NetworkConfig(widths=(16, 32, 48, 64, 96, 128), kernels=(3, 3, 3, 3, 3, 3), extra_deep_convs=1,
-                             refine_dilations=((), (2,), (1, 2, 4), (2, 4)),
                              guess_kind="patch_fill", guess_channels=PatchGuess.channels, name="bar")
 
     @staticmethod

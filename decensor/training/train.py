@@ -168,17 +168,13 @@ def train(
     rng = np.random.default_rng(int(time.time()))
 
     config = task.config()
-    arrays, card, shipped_score, new_design, grown = None, {}, None, False, False
+    arrays, card, shipped_score, new_design = None, {}, None, False
     try:
         shipped_config, shipped_arrays, shipped_card = modelfile.load_arrays(model_name, models_dir)
         shipped_score = shipped_card.get("metrics", {}).get("held_out", {}).get("hole_psnr")
         new_design = not _same_design(shipped_config, config)
         if not restart and not new_design:
-            # The task's design when it only adds blocks to the shipped one (they start adding
-            # nothing), else the shipped design as it is.
-            grown = config.grows_from(shipped_config)
-            config = config if grown else shipped_config
-            arrays, card = shipped_arrays, shipped_card
+            config, arrays, card = shipped_config, shipped_arrays, shipped_card
     except modelfile.ModelFileError:
         pass
     model = build_network(config)
@@ -187,13 +183,9 @@ def train(
     if state is None:
         state = {"steps": 0, "epochs": 0, "history": [], "best": None}
         if arrays is not None:
-            modelfile.assign_weights(model, arrays, "shipped model", keep_missing=grown)
+            modelfile.assign_weights(model, arrays, "shipped model")
             state["steps"] = card.get("training", {}).get("steps", 0)
-            log(f"resuming from the shipped model ({state['steps']} steps)"
-                + (", grown by the task design's new blocks" if grown else ""))
-            if grown:
-                state["warm_start"] = (f"model sha256 {card.get('sha256', '?')[:12]} at {state['steps']} steps, "
-                                       f"grown by context blocks {[list(r) for r in config.refine_dilations]}")
+            log(f"resuming from the shipped model ({state['steps']} steps)")
         else:
             # Fresh weights, the last layer too (a zero last layer passes no gradient on until it
             # has grown: a correction then learns like (lr * t)^2). It starts within a grey level.
@@ -256,7 +248,6 @@ def train(
             "training": {
                 "steps": state["steps"], "crop": crop, "batch_size": batch_size,
                 "optimizer": f"Adam lr={learning_rate} clipnorm=1",
-                "warm_start": state.get("warm_start") or card.get("training", {}).get("warm_start"),
                 "loss_weights": task.weights, "last_loss": loss,
                 "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
                 "task": task.name,
