@@ -79,7 +79,38 @@ def total_variation(composite, weight_map):
     return ops.mean(ops.abs(dy) * weight_map[:, 1:, :, :]) + ops.mean(ops.abs(dx) * weight_map[:, :, 1:, :])
 
 
-def loss_terms(y_true, y_pred, floor=ROUNDING_MSE):
+def _gaussian_blur(image, sigma):
+    """A separable Gaussian blur of every channel (scipy's truncation at 4 sigma; zeros past the border)."""
+    import numpy as np
+
+    radius = int(4.0 * sigma + 0.5)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps = (taps / taps.sum()).astype("float32")
+    channels = image.shape[-1]
+    down = np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, channels, 1))
+    along = np.tile(taps.reshape(1, -1, 1, 1), (1, 1, channels, 1))
+    image = ops.depthwise_conv(image, ops.convert_to_tensor(down), padding="same")
+    return ops.depthwise_conv(image, ops.convert_to_tensor(along), padding="same")
+
+
+def smoothed(y_true, y_pred, sigma):
+    """What the tool writes for ``y_pred``: its change to the guess blurred over the hole.
+
+    The training-side twin of :func:`decensor.correction.smooth_correction`
+    (normalised over the hole, so known pixels lend no zeros), so the loss
+    scores the correction the tool keeps, not the grain it blurs away.
+    """
+    if not sigma:
+        return y_pred
+    hole = 1.0 - y_true[..., 3:4]
+    guess = y_true[..., 4:7]
+    weight = _gaussian_blur(hole, sigma)
+    change = _gaussian_blur((y_pred - guess) * hole, sigma)
+    return guess + change / ops.maximum(weight, 1e-3) * hole
+
+
+def loss_terms(y_true, y_pred, floor=ROUNDING_MSE, smoothing=0.0):
+    y_pred = smoothed(y_true, y_pred, smoothing)
     target, known, composite = _split(y_true, y_pred)
     hole = 1.0 - known
     near_hole = _dilate(hole, 3)
@@ -113,10 +144,19 @@ MOSAIC_WEIGHTS = {"hole_log": 1.0, "hole": 0.0, "hole_squared": 0.0, "keep": 0.0
                   "gradient": 0.0, "contrast": 0.0, "tv": 0.0}
 
 
-def inpainting_loss(y_true, y_pred, weights=None, floor=HOLE_LOG_FLOOR):
+def inpainting_loss(y_true, y_pred, weights=None, floor=HOLE_LOG_FLOOR, smoothing=0.0):
     weights = weights or WEIGHTS
-    terms = loss_terms(y_true, y_pred, floor)
+    terms = loss_terms(y_true, y_pred, floor, smoothing)
     return sum(weights[name] * value for name, value in terms.items())
+
+
+# The bar tool smooths the network's correction over the hole (BarTask.correction_smoothing, px).
+BAR_SMOOTHING = 2.0
+
+
+def bar_loss(y_true, y_pred):
+    """The bar model's loss, on the correction as the tool smooths it."""
+    return inpainting_loss(y_true, y_pred, smoothing=BAR_SMOOTHING)
 
 
 def mosaic_loss(y_true, y_pred):

@@ -18,7 +18,7 @@ from ..guess import PatchGuess
 from ..mosaic import MosaicGuess, MosaicRestoration
 from ..regions import Box
 from .dataset import held_out_mosaic_set, held_out_set, make_batch, make_mosaic_batch
-from .losses import MOSAIC_WEIGHTS, WEIGHTS, inpainting_loss, mosaic_loss
+from .losses import BAR_SMOOTHING, MOSAIC_WEIGHTS, WEIGHTS, bar_loss, mosaic_loss
 
 
 def _guess_inputs(guesses):
@@ -39,14 +39,14 @@ class BarTask(_Task):
 
     name = "bar"
     weights = WEIGHTS
-    loss = staticmethod(inpainting_loss)
+    loss = staticmethod(bar_loss)
     validation = ("108 crops of 256 px, 12 for each hole family (bars, strokes, blobs) and hole-ratio bucket "
                   "(2-8, 8-16, 16-28 %), half procedural manga pages from held-out seeds, half held-out "
                   "Debian images; other seeds than benchmarks/quality.py")
 
     # The network's change to the guess is blurred over the hole (sigma px) as the tool does it:
     # on validation 2 px kept the blurred-hole gain and 98 % of the guess's texture (benchmarks/TUNING.md).
-    correction_smoothing = 2.0
+    correction_smoothing = BAR_SMOOTHING
 
     def __init__(self):
         self.pipeline = BarFill()  # (only its first guess: the network is what trains)

@@ -242,7 +242,8 @@ def train(
     def ship(metrics, loss):
         best[0] = state["best"] = metrics["hole_psnr"]
         held_out_terms = loss_terms(task.loss_targets(held_inputs, held_targets)[:8],
-                                    trainer([a[:8] for a in held_inputs], training=False))
+                                    trainer([a[:8] for a in held_inputs], training=False),
+                                    smoothing=task.correction_smoothing)
         modelfile.save_weights(model, config, model_name, models_dir, {
             **_smoothing_entry(task),
             "training": {
