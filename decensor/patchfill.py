@@ -83,9 +83,10 @@ def fill_patches(rgb, hole, rng=None, guide=None, settings=DEFAULT_SETTINGS, wit
     larger, so a big bar draws on a wide neighbourhood, a speck stays cheap
     and a huge page never holds more than a region's surroundings as float.
     ``guide(window)``, for a hole that is not wholly unknown (a mosaic),
-    returns ``project(estimate, factor)``: it pulls an estimate at
-    1/``factor`` scale towards what is known about the hole; it is applied
-    after every vote at every level (see :func:`complete`).
+    returns ``project(estimate, factor, vote, last)``: it pulls an estimate at
+    1/``factor`` scale towards what is known about the hole (or returns it as
+    it is); it is offered the start of every level and every vote after it
+    (see :func:`complete`).
     """
     rng = np.random.default_rng(0) if rng is None else rng
     rgb = np.asarray(rgb)
@@ -134,8 +135,10 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spr
     """Multi-scale patch completion of one window; returns the whole float image
     (and, ``with_spread``, the last vote's spread, see :func:`fill_patches`).
 
-    ``project(estimate, factor)``, if given, corrects the estimate of the
-    level at 1/``factor`` scale after every vote (its hole pixels are kept).
+    ``project(estimate, factor, vote, last)``, if given, corrects the estimate
+    of the level at 1/``factor`` scale at its start (``vote`` 0) and after
+    every vote (numbered from 1; ``last`` for the level's last); only its
+    hole pixels are kept.
     """
     image = np.asarray(image, np.float32)
     if image.ndim == 2 or (image.shape[-1] > 1 and not _colourful(image, hole)):
@@ -153,10 +156,13 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spr
         factor = 2 ** (len(pyramid) - 1 - depth)
         level = _Level(level_image, level_hole, settings)
 
-        def guided(estimate_here):
+        iterations = settings.em_iterations[min(depth, len(settings.em_iterations) - 1)]
+
+        def guided(estimate_here, vote=0):
             if project is None:
                 return estimate_here
-            return np.where(level_hole[..., None], project(estimate_here, factor), estimate_here)
+            return np.where(level_hole[..., None], project(estimate_here, factor, vote, vote == iterations),
+                            estimate_here)
 
         if estimate is None:
             current = guided(_nearest_known(level_image, level_hole))
@@ -169,13 +175,12 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spr
             # averaged to grey one level up comes back as texture here.
             current = guided(level.vote(current, field, *level.field_distance(current, field),
                                       settings.entry_softness))
-        iterations = settings.em_iterations[min(depth, len(settings.em_iterations) - 1)]
         finest = 0 < depth == len(pyramid) - 1  # (a carried field, not a random start)
-        for _ in range(iterations):
+        for vote in range(1, iterations + 1):
             field, distance, shift = level.search(
                 current, field, rng, settings.search_iterations, local=depth > 0,
                 max_radius=settings.finest_search_radius if finest else None)
-            current = guided(level.vote(current, field, distance, shift))
+            current = guided(level.vote(current, field, distance, shift), vote)
         estimate = current
     return (estimate, level.spread) if with_spread else estimate
 

@@ -55,7 +55,17 @@ def block_mean_correction(filled, mosaic, grid, hole, passes=8):
         current, _ = block_means(view, grid_at(grid.size))
         difference = bicubic_blocks(target - current, grid.size)
         np.copyto(view, np.clip(view + difference, 0, 255), where=inside)
+    for _ in range(EXACT_PASSES):
+        # What the smooth passes leave (a block whose pixels clip at 0 or 255, a fill far off the
+        # means), each block shifted as a whole: the remainder is a grey level or two.
+        current, _ = block_means(view, grid_at(grid.size))
+        difference = np.kron(target - current, np.ones((grid.size, grid.size, 1), np.float32))
+        np.copyto(view, np.clip(view + difference, 0, 255), where=inside)
     return corrected
+
+
+# Whole-block shifts after the smooth ones: two bring clipped blocks within a grey level.
+EXACT_PASSES = 2
 
 
 # Blocks around the hole's that its correction reads: PIL's bicubic enlargement weighs two blocks each way.
@@ -114,15 +124,18 @@ def sure_blocks(filled, mosaic, grid, hole, tolerance=1.0):
     return sure & hole
 
 
-def block_mean_guide(mosaic, grid, hole, passes=2):
+def block_mean_guide(mosaic, grid, hole, passes=2, coarse_every=3):
     """A guide for :func:`decensor.patchfill.fill_patches`: patch synthesis that keeps the block means.
 
-    For a window of the page it returns ``project(estimate, factor)``: the
-    estimate (at 1/factor scale) is enlarged to the page's scale, shifted to
-    the mosaic's block means as :func:`block_mean_correction` does, and the
-    shift is averaged back down. So every level of the synthesis copies
-    patches that agree with what the mosaic still shows, instead of
-    filling the region from its surroundings alone.
+    For a window of the page it returns ``project(estimate, factor, vote,
+    last)``: the estimate (at 1/factor scale) is enlarged to the page's
+    scale, shifted to the mosaic's block means as :func:`block_mean_correction`
+    does, and the shift is averaged back down. So every level of the
+    synthesis copies patches that agree with what the mosaic still shows,
+    instead of filling the region from its surroundings alone. At 1/4 scale
+    and coarser only every ``coarse_every``-th vote and each level's start
+    and last vote are guided: the votes between copy freely (better fills
+    on validation, a quarter less time; ``benchmarks/TUNING.md``).
     """
     mosaic = np.asarray(mosaic)
 
@@ -135,8 +148,8 @@ def block_mean_guide(mosaic, grid, hole, passes=2):
         height, width = local_hole.shape
         near = blocks_around(local_hole, local_grid)  # (the shift is zero elsewhere)
 
-        def project(estimate, factor):
-            if near is None:
+        def project(estimate, factor, vote=0, last=True):
+            if near is None or (factor >= 4 and not last and vote % coarse_every):
                 return estimate
             # The coarse pixels over the blocks near the hole, enlarged to the page's scale.
             first_row, first_col = near[0].start // factor, near[1].start // factor
