@@ -6,8 +6,8 @@
 2. First guess (:meth:`MosaicRestoration.first_guess`): patch synthesis
    steered at every scale to copy patches whose block means match the
    mosaic's (:func:`block_mean_guide`), a grey page kept grey, then every
-   block shifted smoothly until its mean is the mosaic's
-   (:func:`keep_block_means`).
+   block shifted smoothly towards the mosaic's mean, then as a whole for
+   what is left, so it ends at that mean (:func:`keep_block_means`).
 3. Network stage (optional): the mosaic model corrects that guess, seeing
    the bicubic block means and the block size too (:class:`MosaicGuess`);
    its result is shifted to the block means again, except in the blocks the
@@ -40,7 +40,8 @@ def block_mean_correction(filled, mosaic, grid, hole, passes=8):
     spread smoothly (bicubic) over the blocks, so the fill keeps its detail
     while its local averages match what the mosaic still shows.
     A smooth correction does not hit each mean exactly, so it is repeated a
-    few times on what is left (each pass removes most of the remainder).
+    few times on what is left (each pass removes most of the remainder), and
+    what still remains (blocks whose pixels clip) is shifted block by block.
     Only whole blocks are corrected, and only near the hole
     (:func:`blocks_around`): no shift from farther can reach it.
     """
