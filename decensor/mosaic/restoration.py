@@ -52,21 +52,21 @@ def block_mean_correction(filled, mosaic, grid, hole, passes=8):
     target, _ = block_means(np.asarray(mosaic)[box], grid_at(grid.size))
     inside = np.asarray(hole)[box][..., None]
     view = corrected[box]  # (corrected in place)
-    for _ in range(passes):
+    # Smooth passes, then what they leave (a block whose pixels clip at 0 or 255, a fill far off
+    # the means) shifted block by block: the remainder is a grey level or two.
+    for enlarge in (bicubic_blocks,) * passes + (_whole_blocks,) * EXACT_PASSES:
         current, _ = block_means(view, grid_at(grid.size))
-        difference = bicubic_blocks(target - current, grid.size)
-        np.copyto(view, np.clip(view + difference, 0, 255), where=inside)
-    for _ in range(EXACT_PASSES):
-        # What the smooth passes leave (a block whose pixels clip at 0 or 255, a fill far off the
-        # means), each block shifted as a whole: the remainder is a grey level or two.
-        current, _ = block_means(view, grid_at(grid.size))
-        difference = np.kron(target - current, np.ones((grid.size, grid.size, 1), np.float32))
-        np.copyto(view, np.clip(view + difference, 0, 255), where=inside)
+        np.copyto(view, np.clip(view + enlarge(target - current, grid.size), 0, 255), where=inside)
     return corrected
 
 
 # Whole-block shifts after the smooth ones: two bring clipped blocks within a grey level.
 EXACT_PASSES = 2
+
+
+def _whole_blocks(means, size):
+    """Each block's value over all of its pixels."""
+    return np.repeat(np.repeat(means, size, axis=0), size, axis=1)
 
 
 # Blocks around the hole's that its correction reads: PIL's bicubic enlargement weighs two blocks each way.
@@ -149,7 +149,7 @@ def block_mean_guide(mosaic, grid, hole, passes=2, coarse_every=3):
         height, width = local_hole.shape
         near = blocks_around(local_hole, local_grid)  # (the shift is zero elsewhere)
 
-        def project(estimate, factor, vote=0, last=True):
+        def project(estimate, factor, vote, last):
             if near is None or (factor >= 4 and not last and vote % coarse_every):
                 return estimate
             # The coarse pixels over the blocks near the hole, enlarged to the page's scale.

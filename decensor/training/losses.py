@@ -13,6 +13,7 @@ local contrast (standard deviation in small windows) inside the hole
 punishes the grey smear that plain L1 prefers over screentone.
 """
 
+import numpy as np
 from keras import ops
 
 # The floor of the per-image log MSE: 8-bit rounding noise, where the scored
@@ -81,8 +82,6 @@ def total_variation(composite, weight_map):
 
 def _gaussian_blur(image, sigma):
     """A separable Gaussian blur of every channel (scipy's truncation at 4 sigma; zeros past the border)."""
-    import numpy as np
-
     radius = int(4.0 * sigma + 0.5)
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps = (taps / taps.sum()).astype("float32")
