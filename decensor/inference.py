@@ -20,6 +20,8 @@ import threading
 
 import numpy as np
 
+from . import onnxwire
+
 
 class OnnxNetwork:
     """``(images, masks, guess input) -> (images, reached)`` on NHWC float32 batches."""
@@ -57,9 +59,6 @@ class _Graph:
     """The ONNX graph of one :class:`decensor.design.NetworkConfig`, node by node."""
 
     def __init__(self, config, weights):
-        from onnx import helper
-
-        self.helper = helper
         self.config = config
         self.weights = weights
         self.nodes, self.initializers = [], []
@@ -67,20 +66,13 @@ class _Graph:
         self._build()
 
     def serialized(self):
-        from onnx import TensorProto
-
-        helper = self.helper
-        guess_channels = self.config.guess_channels
-
+        """The ModelProto's bytes (opset 17, IR version 8)."""
         def io(name, channels):
-            return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "height", "width", channels])
+            return onnxwire.value_info(name, onnxwire.FLOAT, ["batch", "height", "width", channels])
 
-        graph = helper.make_graph(self.nodes, self.config.name,
-                                  [io("image", 3), io("mask", 1), io("guess", guess_channels)],
-                                  [io("output", 3), io("reached", 1)], self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        model.ir_version = 8
-        return model.SerializeToString()
+        return onnxwire.model(self.nodes, self.config.name,
+                              [io("image", 3), io("mask", 1), io("guess", self.config.guess_channels)],
+                              [io("output", 3), io("reached", 1)], self.initializers, opset=17, ir_version=8)
 
     # Graph-writing helpers: each returns the name of its output.
     def _name(self, stem):
@@ -89,14 +81,12 @@ class _Graph:
 
     def _node(self, op, inputs, stem=None, **attributes):
         output = self._name(stem or op.lower())
-        self.nodes.append(self.helper.make_node(op, inputs, [output], **attributes))
+        self.nodes.append(onnxwire.node(op, inputs, [output], **attributes))
         return output
 
     def _constant(self, value, stem="constant"):
-        from onnx import numpy_helper
-
         name = self._name(stem)
-        self.initializers.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
+        self.initializers.append(onnxwire.tensor(name, np.asarray(value, np.float32)))
         return name
 
     def _pconv(self, layer, parts, per_channel, stride=1, activation=True):
@@ -159,12 +149,10 @@ class _Graph:
         first_guess = self._node("Slice", [guess, self._int64([0]), self._int64([3]), self._int64([1])])
         output = self._node("Add", [first_guess, correction])
         to_nhwc = dict(perm=[0, 2, 3, 1])
-        self.nodes.append(self.helper.make_node("Transpose", [output], ["output"], **to_nhwc))
-        self.nodes.append(self.helper.make_node("Transpose", [reached], ["reached"], **to_nhwc))
+        self.nodes.append(onnxwire.node("Transpose", [output], ["output"], **to_nhwc))
+        self.nodes.append(onnxwire.node("Transpose", [reached], ["reached"], **to_nhwc))
 
     def _int64(self, values):
-        from onnx import numpy_helper
-
         name = self._name("index")
-        self.initializers.append(numpy_helper.from_array(np.asarray(values, np.int64), name))
+        self.initializers.append(onnxwire.tensor(name, np.asarray(values, np.int64)))
         return name

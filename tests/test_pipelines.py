@@ -93,7 +93,8 @@ def test_the_onnx_network_computes_what_the_keras_network_computes(config):
 
 @pytest.mark.parametrize("scale", [0.05, None, 0.0], ids=["tiny live network", "shipped model", "zero correction"])
 def test_the_bar_pipeline_never_imports_tensorflow(tmp_path, scale):
-    """A network that runs goes through ONNX Runtime; a zero correction is not even built."""
+    """A network that runs goes through ONNX Runtime (its graph written without the onnx package); a zero
+    correction is not even built."""
     import subprocess
     import sys
 
@@ -103,7 +104,8 @@ def test_the_bar_pipeline_never_imports_tensorflow(tmp_path, scale):
               f"p = BarFill.load({str(folder)!r}, tile=64, margin=16); hole = np.zeros((40, 50), bool); "
               "hole[10:20, 10:30] = True; p.fill(np.full((40, 50, 3), 200, np.uint8), hole); "
               f"assert p.correction.runs_network == {runs_network}; "
-              "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'keras imported'")
+              "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'keras imported'; "
+              "assert 'onnx' not in sys.modules, 'onnx imported'")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-500:]
 
