@@ -1,6 +1,7 @@
 """Command line: parses options and hands them to the library. Nothing else lives here."""
 
 import contextlib
+import gc
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,13 @@ from . import __version__
 DEFAULT_INPUT = "decensor_input"
 DEFAULT_ORIGINALS = "decensor_input_original"
 DEFAULT_OUTPUT = "decensor_output"
+
+
+def _exit(code):
+    """End the command with ``code``, its objects frozen first: the interpreter's last garbage collection
+    would walk everything numba and ONNX Runtime built (0.2-0.3 s at every exit)."""
+    gc.freeze()
+    sys.exit(code)
 
 
 def _color(ctx, param, value):
@@ -122,7 +130,7 @@ def bar(**kwargs):
     """
     from .runner import run_bar
 
-    sys.exit(run_bar(**_common(kwargs)))
+    _exit(run_bar(**_common(kwargs)))
 
 
 @main.command(
@@ -154,7 +162,7 @@ def mosaic(**kwargs):
     """
     from .runner import run_mosaic
 
-    sys.exit(run_mosaic(**_common(kwargs)))
+    _exit(run_mosaic(**_common(kwargs)))
 
 
 @main.command()
