@@ -21,8 +21,9 @@ INFINITE = np.float32(np.inf)
 
 
 @njit(cache=True, inline="always", fastmath=True)
-def _distance(flat, trust, offsets, target, source, shift_cost, match_brightness, shift_out):
-    """Trust-weighted squared difference of two patches, up to a brightness shift (written to shift_out).
+def _distance(flat, trust, offsets, target, source, shift_cost, match_brightness):
+    """(trust-weighted squared difference of two patches up to a brightness shift, the shift's three
+    channels): a tuple, so the search allocates nothing per candidate.
 
     Written out for one and for three channels: without branches in the
     innermost loop the compiler vectorises it.
@@ -50,22 +51,20 @@ def _distance(flat, trust, offsets, target, source, shift_cost, match_brightness
             s1 += w * d1
             s2 += w * d2
             total += w * (d0 * d0 + d1 * d1 + d2 * d2)
-    channels = flat.shape[1]
-    if match_brightness:
-        # The weighted mean difference is the best shift; the distance is what remains.
-        shift_out[0] = s0 / trust_sum
-        explained = s0 * shift_out[0]
-        if channels == 3:
-            shift_out[1] = s1 / trust_sum
-            shift_out[2] = s2 / trust_sum
-            explained += s1 * shift_out[1] + s2 * shift_out[2]
-        total -= (np.float32(1.0) - shift_cost) * explained
-        if total < 0.0:
-            total = np.float32(0.0)
-    else:
-        for c in range(channels):
-            shift_out[c] = 0.0
-    return total
+    if not match_brightness:
+        return total, np.float32(0.0), np.float32(0.0), np.float32(0.0)
+    # The weighted mean difference is the best shift; the distance is what remains.
+    shift0, shift1, shift2 = s0 / trust_sum, s1 / trust_sum, s2 / trust_sum
+    total -= (np.float32(1.0) - shift_cost) * (s0 * shift0 + s1 * shift1 + s2 * shift2)
+    return max(total, np.float32(0.0)), shift0, shift1, shift2
+
+
+@njit(cache=True, inline="always")
+def _keep_shift(best_shift, n, shift0, shift1, shift2):
+    best_shift[n, 0] = shift0
+    if best_shift.shape[1] == 3:
+        best_shift[n, 1] = shift1
+        best_shift[n, 2] = shift2
 
 
 @njit(cache=True, parallel=True)
@@ -80,13 +79,14 @@ def match_distances(flat, trust, offsets, target_index, source, padded_width, ra
                 best_shift[n, c] = 0.0
             continue
         centre = (rows[n] + radius) * padded_width + cols[n] + radius
-        best[n] = _distance(flat, trust, offsets, target_index[n], centre, shift_cost, match_brightness,
-                            best_shift[n])
+        best[n], shift0, shift1, shift2 = _distance(flat, trust, offsets, target_index[n], centre, shift_cost,
+                                                    match_brightness)
+        _keep_shift(best_shift, n, shift0, shift1, shift2)
 
 
 @njit(cache=True, inline="always")
 def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source, padded_width, radius,
-              shift_cost, match_brightness, best_rows, best_cols, best, best_shift, scratch):
+              shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
     height, width = source.shape
     cand_row = min(max(cand_row, 0), height - 1)
     cand_col = min(max(cand_col, 0), width - 1)
@@ -94,13 +94,13 @@ def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source,
     if not source[cand_row, cand_col] or (cand_row == best_rows[n] and cand_col == best_cols[n]):
         return
     centre = (cand_row + radius) * padded_width + cand_col + radius
-    d = _distance(flat, trust, offsets, target_index[n], centre, shift_cost, match_brightness, scratch)
+    d, shift0, shift1, shift2 = _distance(flat, trust, offsets, target_index[n], centre, shift_cost,
+                                          match_brightness)
     if d < best[n]:
         best[n] = d
         best_rows[n] = cand_row
         best_cols[n] = cand_col
-        for c in range(flat.shape[1]):
-            best_shift[n, c] = scratch[c]
+        _keep_shift(best_shift, n, shift0, shift1, shift2)
 
 
 @njit(cache=True, parallel=True)
@@ -112,12 +112,11 @@ def propagate(field, rows, cols, dr, dc, flat, trust, offsets, target_index, sou
         field[rows[n], cols[n], 0] = best_rows[n]
         field[rows[n], cols[n], 1] = best_cols[n]
     for n in prange(len(rows)):
-        scratch = np.empty(3, np.float32)
         nr = min(max(rows[n] + dr, 0), height - 1)
         nc = min(max(cols[n] + dc, 0), width - 1)
         _consider(n, field[nr, nc, 0] - (nr - rows[n]), field[nr, nc, 1] - (nc - cols[n]), flat, trust, offsets,
                   target_index, source, padded_width, radius, shift_cost, match_brightness,
-                  best_rows, best_cols, best, best_shift, scratch)
+                  best_rows, best_cols, best, best_shift)
 
 
 @njit(cache=True, parallel=True)
@@ -125,10 +124,9 @@ def random_search(jump_rows, jump_cols, flat, trust, offsets, target_index, sour
                   shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
     """Every target tries its best match moved by its own random jump."""
     for n in prange(len(target_index)):
-        scratch = np.empty(3, np.float32)
         _consider(n, best_rows[n] + jump_rows[n], best_cols[n] + jump_cols[n], flat, trust, offsets,
                   target_index, source, padded_width, radius, shift_cost, match_brightness,
-                  best_rows, best_cols, best, best_shift, scratch)
+                  best_rows, best_cols, best, best_shift)
 
 
 @njit(cache=True, parallel=True)
