@@ -13,9 +13,11 @@ from scipy import ndimage
 
 from .regions import extract, feather, plan_groups, plan_tiles
 
-DEFAULT_TILE = 384
+# Largest tile side: a region of up to ~500 px takes one tile (384 px tiles ran 4 overlapping ones), same PSNR.
+DEFAULT_TILE = 640
 DEFAULT_MARGIN = 64
-DEFAULT_BATCH = 2
+# Tiles per network call: 2 ran no faster on 2 cores and held 0.5 GB more at 640 px.
+DEFAULT_BATCH = 1
 MAX_ROUNDS = 64
 
 
