@@ -374,3 +374,16 @@ def test_checkerboards_and_pixel_art_are_not_mosaics():
     palette = rng.integers(0, 256, (6, 3)).astype(np.uint8)
     art = np.kron(palette[rng.integers(0, 6, (65, 65))], np.ones((6, 6, 1), np.uint8))[:384, :384]
     assert not find_mosaic(art)[1]
+
+
+def test_flat_stretches_of_a_mosaic_that_pass_as_a_coarser_grid_are_restored_on_its_own():
+    # On this page a stretch of the 12 px mosaic over flat paper also passes as
+    # a 24 px one (tried first): it touches the 12 px mosaic and joins it.
+    page = np.repeat(manga_page((512, 512), seed=31)[:384, :384, None], 3, -1)
+    region = np.zeros((384, 384), bool)
+    region[90:290, 70:310] = True
+    grid = Grid(12, 6, 0)
+    mosaicked, truth = pixelate(page, grid, region)
+    found, regions = find_mosaic(mosaicked)
+    assert {found_grid for found_grid, _ in regions} == {grid}
+    assert (found & truth).sum() / truth.sum() >= 0.95 and not (found & ~truth).any()

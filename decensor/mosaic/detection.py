@@ -20,6 +20,7 @@ only faintly. Every threshold is a field of
 """
 
 import numpy as np
+from scipy import ndimage
 
 from ..regions import Box
 from . import votes
@@ -66,9 +67,26 @@ class _Search:
         for grid in list(self.found_on):
             for piece, _ in self.pieces_on(grid, self.page):
                 self.take(grid, piece)
+        self.join_finer_grids()
         self.check_bands(bands)
         self.drop_few_colours()
         return self.found, self.regions
+
+    def join_finer_grids(self):
+        """Pieces on a coarse grid that touch a mosaic found on a finer grid whose lines hold the coarse
+        one's join the finer: flat stretches of a 12 px mosaic pass as 24 px blocks too (coarse grids are
+        tried first), and one mosaic is restored on one grid."""
+        for fine in sorted(self.found_on, key=lambda grid: grid.size):
+            if fine not in self.found_on:
+                continue  # (joined into a finer one already)
+            near = ndimage.maximum_filter(self.found_on[fine], size=2 * fine.size + 1)
+            for index, (coarse, piece) in enumerate(self.regions):
+                if coarse != fine and lies_on(fine, coarse) and (piece & near).any():
+                    self.regions[index] = (fine, piece)
+                    self.found_on[fine] = self.found_on[fine] | piece
+                    self.found_on[coarse] = self.found_on[coarse] & ~piece
+                    if not self.found_on[coarse].any():
+                        del self.found_on[coarse]
 
     def drop_few_colours(self):
         """Pixel art and checkerboards: every region of a grid whose blocks hold a handful of colours."""
