@@ -284,11 +284,17 @@ def _stale_samples_refused():
 @click.option("--fresh-per-batch", type=click.IntRange(1, 256), default=2, show_default=True,
               help="New samples (each with its patch-synthesis guess) per batch; the rest of the batch "
                    "reuses recent samples, turned or flipped. The batch size makes every sample new.")
+@click.option("--sharp", is_flag=True,
+              help="bar: train (and ship) the correction as it is, not smoothed over the hole.")
+@click.option("--adversarial", type=click.FloatRange(0, None), default=0.0, show_default=True,
+              help="Weight of a patch discriminator's judgement of the fill in the loss (0: off).")
+@click.option("--feature-matching", type=click.FloatRange(0, None), default=0.0, show_default=True,
+              help="Weight of matching the discriminator's features of the fill to the truth's (0: off).")
 @click.option("--rescore", is_flag=True,
               help="Only score the shipped model on the held-out set with this version's code, "
                    "record the numbers in its card, and exit.")
 def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, learning_rate, restart, task,
-          fresh_per_batch, rescore):
+          fresh_per_batch, sharp, adversarial, feature_matching, rescore):
     """Train a model; resumes from the last checkpoint or the shipped model.
 
     Every epoch: checkpoint to <cache>/checkpoints/<task>, score the held-out set,
@@ -302,6 +308,8 @@ def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, l
     """
     if crop % 64:
         raise click.BadParameter("must be a multiple of 64", param_hint="--crop")
+    if sharp and task != "bar":
+        raise click.BadParameter("only the bar task's correction is smoothed", param_hint="--sharp")
     from .modelfile import quiet_keras_import
 
     quiet_keras_import()
@@ -315,5 +323,6 @@ def train(cache, models_dir, crop, batch_size, steps_per_epoch, epochs, hours, l
     with _stale_samples_refused():
         run_training(cache=cache, models_dir=models_dir, crop=crop, batch_size=batch_size,
                      steps_per_epoch=steps_per_epoch, epochs=epochs, learning_rate=learning_rate,
-                     hours=hours, restart=restart, task=task,
-                     fresh_per_batch=fresh_per_batch, log=lambda m: click.echo(m, err=False))
+                     hours=hours, restart=restart, task=task, fresh_per_batch=fresh_per_batch,
+                     correction_smoothing=0.0 if sharp else None, adversarial=adversarial,
+                     matching=feature_matching, log=lambda m: click.echo(m, err=False))

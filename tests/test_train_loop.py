@@ -109,3 +109,44 @@ def test_cached_samples_are_made_once_and_train_the_network(tmp_path, monkeypatc
         sample_cache.build(task, tmp_path / "cache", 9, 96, [], log=lambda _: None, shard=3)
     with pytest.raises(sample_cache.StaleSamples, match="hole_trust"):
         sample_cache.CachedSamples(tmp_path / "cache", "bar", task.guess_settings())
+
+
+def test_an_adversarial_sharp_epoch_trains_both_networks_and_resumes_the_discriminator(tmp_path, monkeypatch):
+    import numpy as np
+
+    _tiny_sets(monkeypatch)
+    models = _shipped_bar_model(tmp_path)
+    lines = []
+    run = functools.partial(train_module.train, cache=tmp_path / "cache", models_dir=models, crop=64, batch_size=2,
+                            steps_per_epoch=2, epochs=1, correction_smoothing=0.0, adversarial=0.1, matching=1.0,
+                            log=lines.append)
+    run()
+    checkpoint = tmp_path / "cache" / "checkpoints" / "bar"
+    with np.load(checkpoint / "discriminator.npz") as archive:
+        first = [archive[name] for name in archive.files]
+    assert len(first) == 8  # (three strided convolutions and the logits: kernels and biases)
+    run()
+    assert any("discriminator resumed from its checkpoint" in line for line in lines)
+    with np.load(checkpoint / "discriminator.npz") as archive:
+        assert any(not np.array_equal(a, archive[name]) for a, name in zip(first, archive.files))
+    history = json.loads((checkpoint / "state.json").read_text())["history"]
+    assert len(history) == 2 and all(np.isfinite(record["loss"]) for record in history)
+
+
+def test_the_discriminator_judges_only_patches_that_hold_hole():
+    import numpy as np
+    from keras import ops
+
+    from decensor.training.adversarial import discriminator_loss, generator_terms, hole_patches
+
+    known = np.ones((1, 32, 32, 1), np.float32)
+    known[0, 3:5, 20:22] = 0  # one hole inside the patch at row 0, column 2 (8 px patches)
+    patches = np.asarray(hole_patches(ops.convert_to_tensor(known)))
+    assert patches.shape == (1, 4, 4, 1) and patches.sum() == 1 and patches[0, 0, 2, 0] == 1
+    confident = np.full((1, 4, 4, 1), 8.0, np.float32)  # "real" everywhere
+    fooled = float(discriminator_loss(confident, confident, patches))
+    caught = float(discriminator_loss(confident, np.where(patches > 0, -8.0, 8.0).astype(np.float32), patches))
+    assert caught < fooled  # calling the hole's patch fake is right; the rest of the composite is the truth
+    features = [np.ones((1, 4, 4, 2), np.float32)]
+    adversarial, matching = generator_terms(confident, features, [f + 0.5 for f in features], patches)
+    assert float(adversarial) < 0.01 and abs(float(matching) - 0.5) < 1e-6

@@ -153,9 +153,9 @@ def inpainting_loss(y_true, y_pred, weights=None, floor=HOLE_LOG_FLOOR, smoothin
 BAR_SMOOTHING = 2.0
 
 
-def bar_loss(y_true, y_pred):
-    """The bar model's loss, on the correction as the tool smooths it."""
-    return inpainting_loss(y_true, y_pred, smoothing=BAR_SMOOTHING)
+def bar_loss(y_true, y_pred, smoothing=BAR_SMOOTHING):
+    """The bar model's loss, on the correction as the tool smooths it (``smoothing`` px; 0: as it is)."""
+    return inpainting_loss(y_true, y_pred, smoothing=smoothing)
 
 
 def mosaic_loss(y_true, y_pred):

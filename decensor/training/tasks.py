@@ -39,17 +39,20 @@ class BarTask(_Task):
 
     name = "bar"
     weights = WEIGHTS
-    loss = staticmethod(bar_loss)
     validation = ("108 crops of 256 px, 12 for each hole family (bars, strokes, blobs) and hole-ratio bucket "
                   "(2-8, 8-16, 16-28 %), half procedural manga pages from held-out seeds, half held-out "
                   "Debian images; other seeds than benchmarks/quality.py")
 
-    # The network's change to the guess is blurred over the hole (sigma px) as the tool does it:
-    # on validation 2 px kept the blurred-hole gain and 98 % of the guess's texture (benchmarks/TUNING.md).
-    correction_smoothing = BAR_SMOOTHING
-
-    def __init__(self):
+    def __init__(self, correction_smoothing=BAR_SMOOTHING):
         self.pipeline = BarFill()  # (only its first guess: the network is what trains)
+        # The network's change to the guess is blurred over the hole (sigma px) as the tool does it: on
+        # validation 2 px kept the blurred-hole gain and 98 % of the guess's texture (benchmarks/TUNING.md).
+        # 0 trains and ships a sharp correction (what adversarial training is for).
+        self.correction_smoothing = float(correction_smoothing)
+
+    def loss(self, y_true, y_pred):
+        """The loss on the correction as the tool will write it (smoothed as this task says)."""
+        return bar_loss(y_true, y_pred, self.correction_smoothing)
 
     def config(self):
         # Sized for 2 CPU cores: 0.8 M weights, 0.6 s per megapixel of tiles on ONNX Runtime, a
@@ -139,8 +142,9 @@ class MosaicTask(_Task):
 TASKS = {task.name: task for task in (BarTask, MosaicTask)}
 
 
-def task_for(name):
-    """The task called ``name`` ("bar" or "mosaic")."""
+def task_for(name, **options):
+    """The task called ``name`` ("bar" or "mosaic"); ``options`` for its constructor (the bar task's
+    ``correction_smoothing``)."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}: {' or '.join(TASKS)}")
-    return TASKS[name]()
+    return TASKS[name](**options)

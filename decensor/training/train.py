@@ -155,11 +155,19 @@ def train(
     restart=False,
     task="bar",
     fresh_per_batch=None,
+    correction_smoothing=None,
+    adversarial=0.0,
+    matching=0.0,
     log=print,
 ):
+    """Train ``task``'s model; see the module. ``correction_smoothing`` (bar only) overrides the task's
+    (0: a sharp correction); ``adversarial`` and ``matching`` weigh the patch discriminator's terms
+    (:mod:`decensor.training.adversarial`; both 0: the pixel loss alone)."""
     keras = _keras()
     models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
-    task = task_for(task)
+    if correction_smoothing is not None and task != "bar":
+        raise ValueError("only the bar task's correction is smoothed")
+    task = task_for(task) if correction_smoothing is None else task_for(task, correction_smoothing=correction_smoothing)
     model_name = task.name if model_name == "bar" else model_name
     cache = Path(cache) if cache else sources.default_cache()
     checkpoint_dir = cache / "checkpoints" / model_name
@@ -194,9 +202,19 @@ def train(
     else:
         log(f"resuming from checkpoint at {state['steps']} steps")
 
-    prediction, _ = model.outputs
-    trainer = keras.Model(model.inputs, prediction)
-    trainer.compile(optimizer=optimizer, loss=task.loss, jit_compile=False)
+    discriminator = None
+    if adversarial or matching:
+        from .adversarial import AdversarialTrainer, PatchDiscriminator
+
+        discriminator = PatchDiscriminator()
+        _load_discriminator(discriminator, checkpoint_dir, crop, log)
+        trainer = AdversarialTrainer(model, discriminator, task.loss, adversarial, matching,
+                                     keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5))
+        trainer.compile(optimizer=optimizer, jit_compile=False)
+    else:
+        prediction, _ = model.outputs
+        trainer = keras.Model(model.inputs, prediction)
+        trainer.compile(optimizer=optimizer, loss=task.loss, jit_compile=False)
 
     held_inputs, held_targets, finish = task.held_out(held_paths)
 
@@ -253,6 +271,8 @@ def train(
                 "held_out_loss_terms": {k: float(v) for k, v in held_out_terms.items()},
                 "task": task.name,
                 "fresh_samples_per_batch": None if cached is not None else fresh_per_batch,
+                **({"adversarial": {"weight": adversarial, "feature_matching": matching,
+                                    "discriminator_widths": list(discriminator.widths)}} if discriminator else {}),
                 "cached_samples": None if cached is None else len(cached),
                 "validation": task.validation,
                 "data": "procedural manga pages + Debian packages: " + ", ".join(sorted(sources.PACKAGES)),
@@ -274,6 +294,8 @@ def train(
         if best[0] is None or metrics["hole_psnr"] > best[0] + SHIP_MARGIN_DB:
             ship(metrics, loss)
         _save_checkpoint(model, optimizer, state, checkpoint_dir)
+        if discriminator is not None:
+            _save_discriminator(discriminator, checkpoint_dir)
         _sample_sheet(model, held_inputs, held_targets, checkpoint_dir / "samples.png", finish)
         if hours is not None and time.time() - started > hours * 3600:
             trainer.stop_training = True
@@ -283,6 +305,30 @@ def train(
         callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=end_of_epoch)],
     )
     return state
+
+
+def _save_discriminator(discriminator, folder):
+    """The discriminator's weights beside the checkpoint (its optimiser starts afresh on resume)."""
+    np.savez(folder / "discriminator.tmp.npz", *[np.asarray(v.numpy()) for v in discriminator.weights])
+    (folder / "discriminator.tmp.npz").replace(folder / "discriminator.npz")
+
+
+def _load_discriminator(discriminator, folder, crop, log):
+    """Build the discriminator; take its checkpointed weights when they are there and fit."""
+    import keras
+
+    discriminator([keras.ops.zeros((1, crop, crop, 3)), keras.ops.zeros((1, crop, crop, 1))])
+    path = Path(folder) / "discriminator.npz"
+    if not path.exists():
+        return
+    with np.load(path) as archive:
+        values = [archive[f"arr_{index}"] for index in range(len(archive.files))]
+    if [v.shape for v in values] != [tuple(w.shape) for w in discriminator.weights]:
+        log("discriminator checkpoint does not fit; starting it fresh")
+        return
+    for variable, value in zip(discriminator.weights, values):
+        variable.assign(value)
+    log("discriminator resumed from its checkpoint")
 
 
 def score_shipped(model_name, models_dir, held_inputs, held_targets, finish=None):
@@ -314,7 +360,10 @@ def rescore(cache=None, models_dir=None, task="bar", log=print):
     from .. import __version__
 
     models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
-    task = task_for(task)
+    if task == "bar":  # (scored as its card says the tool runs it, sharp or smoothed)
+        task = task_for(task, correction_smoothing=modelfile.read_card(task, models_dir).get("correction_smoothing", 0.0))
+    else:
+        task = task_for(task)
     _, held_paths = sources.image_lists(cache)
     held_inputs, held_targets, finish = task.held_out(held_paths)
     metrics, card = score_shipped(task.name, models_dir, held_inputs, held_targets, finish)
