@@ -6,9 +6,10 @@ and 20 % of it:
   * a page of real colour art laid out in panels from the independent set
     (`decensor data fetch --independent`: never trained or tuned on), and
     the same page in grey.
-For each: the fill alone with the pipeline loaded (decode, fill, encode:
-best of 2), the whole `decensor bar` command in a fresh process (start-up
-included), and its peak memory. Telea and PatchMatch (pypatchmatch) fill
+For each: the fill alone with the pipeline loaded (decode, fill, encode),
+the whole `decensor bar` command in a fresh process (start-up included), and
+its peak memory; every time is the median of 3 runs (this machine's times
+swing by a fifth from run to run). Telea and PatchMatch (pypatchmatch) fill
 the same 5 % pages in the same run. Mosaic: 384 px pages, marked and `--auto`,
 whole command per page. Training samples: first guesses per second.
 Writes the "speed" section of benchmarks/RESULTS.md. Stop other heavy work first.
@@ -35,8 +36,11 @@ from benchmarks.results import write_section  # noqa: E402
 FRACTIONS = (0.01, 0.05, 0.10, 0.20)
 
 
-def fill_time(engine, path, repeats=2):
-    """(best fill seconds, best seconds with decoding, finding the marks and encoding) with the pipeline loaded."""
+RUNS = 3  # every time reported is the median of this many runs
+
+
+def fill_time(engine, path, repeats=RUNS):
+    """(median fill seconds, median seconds with decoding, finding the marks and encoding), pipeline loaded."""
     from decensor import images
     from decensor.batch import write_atomically
 
@@ -51,7 +55,7 @@ def fill_time(engine, path, repeats=2):
         fills.append(time.perf_counter() - filling)
         write_atomically(images.with_fill(picture, filled, hole), path.with_name("out_" + path.name), "PNG")
         totals.append(time.perf_counter() - started)
-    return min(fills), min(totals)
+    return float(np.median(fills)), float(np.median(totals))
 
 
 def command_run(arguments):
@@ -63,6 +67,12 @@ def command_run(arguments):
     if finished.returncode != 0:
         raise RuntimeError(f"decensor {' '.join(map(str, arguments))} failed: {finished.stderr[-300:]}")
     return wall, int(finished.stderr.strip().splitlines()[-1]) / 1024
+
+
+def median_run(arguments, runs=RUNS):
+    """(median wall seconds, largest peak MB) of ``runs`` fresh runs of one command."""
+    results = [command_run(arguments) for _ in range(runs)]
+    return float(np.median([wall for wall, _ in results])), max(peak for _, peak in results)
 
 
 def classical_times(painted):
@@ -98,8 +108,8 @@ def bar_rows(engine, work):
             path = work / f"{name.replace(' ', '_').replace(',', '')}_{int(fraction * 100)}.png"
             Image.fromarray(painted).save(path)
             fill, with_io = fill_time(engine, path)
-            runs = [command_run(["bar", path, "-o", work / "out"]) for _ in range(2 if fraction == 0.05 else 1)]
-            rows.append((name, fraction, fill, with_io, min(wall for wall, _ in runs), max(peak for _, peak in runs)))
+            wall, peak = median_run(["bar", path, "-o", work / "out"])
+            rows.append((name, fraction, fill, with_io, wall, peak))
             if fraction == 0.05:
                 classical[name] = classical_times(painted)
     return rows, classical
@@ -122,9 +132,8 @@ def mosaic_rows(work):
         marked = mosaicked.copy()
         marked[mask] = (0, 255, 0)
         Image.fromarray(marked).save(folder / "page.png")
-        marked_run = min(command_run(["mosaic", folder / "page.png", "--originals", originals, "-o", work / "mo"])
-                         for _ in range(2))
-        auto_run = min(command_run(["mosaic", "--auto", originals / "page.png", "-o", work / "ma"]) for _ in range(2))
+        marked_run = median_run(["mosaic", folder / "page.png", "--originals", originals, "-o", work / "mo"])
+        auto_run = median_run(["mosaic", "--auto", originals / "page.png", "-o", work / "ma"])
         rows.append((name, marked_run, auto_run))
     return rows
 
@@ -157,6 +166,7 @@ def report(engine, rows, classical, mosaics, rates):
         f"Machine: {os.cpu_count()} CPU cores ({cpu}). Bar model `{engine.card.get('name', 'bar')}` sha256 "
         f"{engine.card.get('sha256', '?')[:12]} ({'network runs' if engine.pipeline.correction.runs_network else 'zero correction: synthesis only'}). "
         f"Pages 1654x2339 with 4 square marks; real-art pages are panels of the independent set. "
+        f"Every time is the median of {RUNS} runs. "
         f"Date: {time.strftime('%Y-%m-%d')}.",
         "",
         "| page | marked | fill alone (loaded) | with decode, marks, encode | whole command | peak memory |",
