@@ -288,7 +288,9 @@ def train(
         metrics = measure(model)
         record = {"steps": state["steps"], "loss": loss, "time": time.time(), **metrics}
         state["history"].append(record)
-        log(f"step {state['steps']}: loss {loss:.4f}, held-out hole PSNR {metrics['hole_psnr']:.2f} dB, "
+        terms = "".join(f", {name} {float(logs[name]):.4f}" for name in ("pixel", "adversarial", "matching",
+                                                                       "discriminator") if name in logs)
+        log(f"step {state['steps']}: loss {loss:.4f}{terms}, held-out hole PSNR {metrics['hole_psnr']:.2f} dB, "
             f"blurred {metrics['blurred_hole_psnr']:.2f} dB, L1 {metrics['hole_l1']:.4f}")
         # Ship only a real improvement, not epoch-to-epoch noise.
         if best[0] is None or metrics["hole_psnr"] > best[0] + SHIP_MARGIN_DB:
