@@ -323,7 +323,7 @@ class _Level:
 
     def _kernel_args(self, flat):
         """What every compiled kernel needs about this level (see :mod:`decensor.patchmatch`)."""
-        return (flat, self.trust, self.offsets, self.target_index, self.source, self.padded_width, self.radius,
+        return (flat, self.trust, self.target_index, self.source, self.padded_width, self.radius,
                 np.float32(self.settings.shift_cost), self.settings.match_brightness)
 
     def initial_field(self, rng, carried):
@@ -346,7 +346,7 @@ class _Level:
         the same index; the distance is inf where that patch may not be copied."""
         best = np.empty(len(self.target_index), np.float32)
         best_shift = np.empty((len(self.target_index), flat.shape[1]), np.float32)
-        patchmatch.match_distances(flat, self.trust, self.offsets, self.target_index, self.source,
+        patchmatch.match_distances(flat, self.trust, self.target_index, self.source,
                                    self.padded_width, self.radius, rows, cols,
                                    np.float32(self.settings.shift_cost), self.settings.match_brightness, True,
                                    best, best_shift)

@@ -3,7 +3,8 @@
 Patch distances, PatchMatch propagation and random search, and the vote,
 over every target patch of one pyramid level. Images are flattened with a
 border of ``radius`` replicated pixels (``flat``: (pixels, channels) float32),
-so a patch centred at flat index ``i`` is ``flat[i + offsets]``. The algorithm
+so a patch centred at flat index ``i`` is ``flat[i + offsets]``, its rows
+runs of ``2 * radius + 1`` pixels ``padded_width`` apart. The algorithm
 is the one :mod:`decensor.patchfill` describes; the interpreter only drives
 the loops and draws the random numbers, so results are reproducible from the
 ``rng`` as before. Distance loops run in parallel over target patches
@@ -21,36 +22,42 @@ INFINITE = np.float32(np.inf)
 
 
 @njit(cache=True, inline="always", fastmath=True)
-def _distance(flat, trust, offsets, target, source, shift_cost, match_brightness):
+def _distance(flat, trust, padded_width, radius, target, source, shift_cost, match_brightness):
     """(trust-weighted squared difference of two patches up to a brightness shift, the shift's three
     channels): a tuple, so the search allocates nothing per candidate.
 
-    Written out for one and for three channels: without branches in the
-    innermost loop the compiler vectorises it.
+    Row by row (each row's pixels are contiguous) and written out for one
+    and for three channels: without branches or index lookups in the
+    innermost loop the compiler vectorises it (a tenth faster than looping
+    over the patch's offsets).
     """
     total = np.float32(0.0)
     trust_sum = np.float32(0.0)
     s0 = np.float32(0.0)
     s1 = np.float32(0.0)
     s2 = np.float32(0.0)
-    if flat.shape[1] == 1:
-        for o in offsets:
-            w = trust[target + o]
-            d = flat[target + o, 0] - flat[source + o, 0]
-            trust_sum += w
-            s0 += w * d
-            total += w * d * d
-    else:
-        for o in offsets:
-            w = trust[target + o]
-            d0 = flat[target + o, 0] - flat[source + o, 0]
-            d1 = flat[target + o, 1] - flat[source + o, 1]
-            d2 = flat[target + o, 2] - flat[source + o, 2]
-            trust_sum += w
-            s0 += w * d0
-            s1 += w * d1
-            s2 += w * d2
-            total += w * (d0 * d0 + d1 * d1 + d2 * d2)
+    side = 2 * radius + 1
+    for dy in range(-radius, radius + 1):
+        t = target + dy * padded_width - radius  # (a patch row is contiguous: the loop vectorises)
+        s = source + dy * padded_width - radius
+        if flat.shape[1] == 1:
+            for dx in range(side):
+                w = trust[t + dx]
+                d = flat[t + dx, 0] - flat[s + dx, 0]
+                trust_sum += w
+                s0 += w * d
+                total += w * d * d
+        else:
+            for dx in range(side):
+                w = trust[t + dx]
+                d0 = flat[t + dx, 0] - flat[s + dx, 0]
+                d1 = flat[t + dx, 1] - flat[s + dx, 1]
+                d2 = flat[t + dx, 2] - flat[s + dx, 2]
+                trust_sum += w
+                s0 += w * d0
+                s1 += w * d1
+                s2 += w * d2
+                total += w * (d0 * d0 + d1 * d1 + d2 * d2)
     if not match_brightness:
         return total, np.float32(0.0), np.float32(0.0), np.float32(0.0)
     # The weighted mean difference is the best shift; the distance is what remains.
@@ -68,7 +75,7 @@ def _keep_shift(best_shift, n, shift0, shift1, shift2):
 
 
 @njit(cache=True, parallel=True)
-def match_distances(flat, trust, offsets, target_index, source, padded_width, radius, rows, cols,
+def match_distances(flat, trust, target_index, source, padded_width, radius, rows, cols,
                     shift_cost, match_brightness, check_source, best, best_shift):
     """The distance of every target patch to the candidate centred at (rows, cols) into best / best_shift;
     inf where the candidate may not be copied (when ``check_source``)."""
@@ -79,13 +86,13 @@ def match_distances(flat, trust, offsets, target_index, source, padded_width, ra
                 best_shift[n, c] = 0.0
             continue
         centre = (rows[n] + radius) * padded_width + cols[n] + radius
-        best[n], shift0, shift1, shift2 = _distance(flat, trust, offsets, target_index[n], centre, shift_cost,
+        best[n], shift0, shift1, shift2 = _distance(flat, trust, padded_width, radius, target_index[n], centre, shift_cost,
                                                     match_brightness)
         _keep_shift(best_shift, n, shift0, shift1, shift2)
 
 
 @njit(cache=True, inline="always")
-def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source, padded_width, radius,
+def _consider(n, cand_row, cand_col, flat, trust, target_index, source, padded_width, radius,
               shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
     height, width = source.shape
     cand_row = min(max(cand_row, 0), height - 1)
@@ -94,7 +101,7 @@ def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source,
     if not source[cand_row, cand_col] or (cand_row == best_rows[n] and cand_col == best_cols[n]):
         return
     centre = (cand_row + radius) * padded_width + cand_col + radius
-    d, shift0, shift1, shift2 = _distance(flat, trust, offsets, target_index[n], centre, shift_cost,
+    d, shift0, shift1, shift2 = _distance(flat, trust, padded_width, radius, target_index[n], centre, shift_cost,
                                           match_brightness)
     if d < best[n]:
         best[n] = d
@@ -104,7 +111,7 @@ def _consider(n, cand_row, cand_col, flat, trust, offsets, target_index, source,
 
 
 @njit(cache=True, parallel=True)
-def propagate(field, rows, cols, dr, dc, flat, trust, offsets, target_index, source, padded_width, radius,
+def propagate(field, rows, cols, dr, dc, flat, trust, target_index, source, padded_width, radius,
               shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
     """Every target tries its neighbour's match (``dr``, ``dc`` away), shifted back by the same step."""
     height, width = source.shape
@@ -114,17 +121,17 @@ def propagate(field, rows, cols, dr, dc, flat, trust, offsets, target_index, sou
     for n in prange(len(rows)):
         nr = min(max(rows[n] + dr, 0), height - 1)
         nc = min(max(cols[n] + dc, 0), width - 1)
-        _consider(n, field[nr, nc, 0] - (nr - rows[n]), field[nr, nc, 1] - (nc - cols[n]), flat, trust, offsets,
+        _consider(n, field[nr, nc, 0] - (nr - rows[n]), field[nr, nc, 1] - (nc - cols[n]), flat, trust,
                   target_index, source, padded_width, radius, shift_cost, match_brightness,
                   best_rows, best_cols, best, best_shift)
 
 
 @njit(cache=True, parallel=True)
-def random_search(jump_rows, jump_cols, flat, trust, offsets, target_index, source, padded_width, radius,
+def random_search(jump_rows, jump_cols, flat, trust, target_index, source, padded_width, radius,
                   shift_cost, match_brightness, best_rows, best_cols, best, best_shift):
     """Every target tries its best match moved by its own random jump."""
     for n in prange(len(target_index)):
-        _consider(n, best_rows[n] + jump_rows[n], best_cols[n] + jump_cols[n], flat, trust, offsets,
+        _consider(n, best_rows[n] + jump_rows[n], best_cols[n] + jump_cols[n], flat, trust,
                   target_index, source, padded_width, radius, shift_cost, match_brightness,
                   best_rows, best_cols, best, best_shift)
 
