@@ -141,7 +141,7 @@ def test_the_discriminator_judges_only_patches_that_hold_hole():
 
     known = np.ones((1, 32, 32, 1), np.float32)
     known[0, 3:5, 20:22] = 0  # one hole inside the patch at row 0, column 2 (8 px patches)
-    patches = np.asarray(hole_patches(ops.convert_to_tensor(known)))
+    patches = np.asarray(hole_patches(ops.convert_to_tensor(known), 8))
     assert patches.shape == (1, 4, 4, 1) and patches.sum() == 1 and patches[0, 0, 2, 0] == 1
     confident = np.full((1, 4, 4, 1), 8.0, np.float32)  # "real" everywhere
     fooled = float(discriminator_loss(confident, confident, patches))

@@ -32,6 +32,11 @@ class PatchDiscriminator(keras.Model):
                       for index, width in enumerate(self.widths)]
         self.logits = keras.layers.Conv2D(1, 3, padding="same", name="logits")
 
+    @property
+    def patch_size(self):
+        """Pixels per logit along each side: one halving per strided convolution."""
+        return 2 ** len(self.widths)
+
     def call(self, inputs):
         image, mask = inputs
         features = []
@@ -47,8 +52,9 @@ class PatchDiscriminator(keras.Model):
         return config
 
 
-def hole_patches(known, scale=8):
-    """1 for each discriminator patch (``scale`` px) that holds any hole pixel, else 0."""
+def hole_patches(known, scale):
+    """1 for each discriminator patch (``scale`` px, the discriminator's ``patch_size``) that holds any hole
+    pixel, else 0."""
     return ops.max_pool(1.0 - known, pool_size=scale, strides=scale, padding="same")
 
 
@@ -95,7 +101,7 @@ class AdversarialTrainer(keras.Model):
 
         inputs, targets = data
         truth, known = targets[..., :3], targets[..., 3:4]
-        patches = hole_patches(known)
+        patches = hole_patches(known, self.discriminator.patch_size)
         with tf.GradientTape() as network_tape, tf.GradientTape() as discriminator_tape:
             predicted = self.network(inputs, training=True)[0]
             composite = known * truth + (1.0 - known) * predicted
@@ -104,8 +110,8 @@ class AdversarialTrainer(keras.Model):
             pixel = self.pixel_loss(targets, predicted)
             adversarial, matching = generator_terms(fake_logits, fake_features, real_features, patches)
             loss = pixel + self.adversarial_weight * adversarial + self.matching_weight * matching
-            judged, _ = self.discriminator([tf.stop_gradient(composite), known], training=True)
-            judge_loss = discriminator_loss(real_logits, judged, patches)
+            # (The same logits serve the discriminator: each tape takes gradients for its own network only.)
+            judge_loss = discriminator_loss(real_logits, fake_logits, patches)
         network_variables = self.network.trainable_variables
         self.optimizer.apply_gradients(zip(network_tape.gradient(loss, network_variables), network_variables))
         judge_variables = self.discriminator.trainable_variables

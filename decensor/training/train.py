@@ -317,8 +317,7 @@ def _save_discriminator(discriminator, folder):
 
 def _load_discriminator(discriminator, folder, crop, log):
     """Build the discriminator; take its checkpointed weights when they are there and fit."""
-    import keras
-
+    keras = _keras()
     discriminator([keras.ops.zeros((1, crop, crop, 3)), keras.ops.zeros((1, crop, crop, 1))])
     path = Path(folder) / "discriminator.npz"
     if not path.exists():
@@ -363,7 +362,8 @@ def rescore(cache=None, models_dir=None, task="bar", log=print):
 
     models_dir = Path(models_dir) if models_dir else modelfile.default_models_dir()
     if task == "bar":  # (scored as its card says the tool runs it, sharp or smoothed)
-        task = task_for(task, correction_smoothing=modelfile.read_card(task, models_dir).get("correction_smoothing", 0.0))
+        smoothing = modelfile.read_card(task, models_dir).get("correction_smoothing", 0.0)
+        task = task_for(task, correction_smoothing=smoothing)
     else:
         task = task_for(task)
     _, held_paths = sources.image_lists(cache)
