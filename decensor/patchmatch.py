@@ -86,8 +86,8 @@ def match_distances(flat, trust, target_index, source, padded_width, radius, row
                 best_shift[n, c] = 0.0
             continue
         centre = (rows[n] + radius) * padded_width + cols[n] + radius
-        best[n], shift0, shift1, shift2 = _distance(flat, trust, padded_width, radius, target_index[n], centre, shift_cost,
-                                                    match_brightness)
+        best[n], shift0, shift1, shift2 = _distance(flat, trust, padded_width, radius, target_index[n], centre,
+                                                    shift_cost, match_brightness)
         _keep_shift(best_shift, n, shift0, shift1, shift2)
 
 
@@ -101,8 +101,8 @@ def _consider(n, cand_row, cand_col, flat, trust, target_index, source, padded_w
     if not source[cand_row, cand_col] or (cand_row == best_rows[n] and cand_col == best_cols[n]):
         return
     centre = (cand_row + radius) * padded_width + cand_col + radius
-    d, shift0, shift1, shift2 = _distance(flat, trust, padded_width, radius, target_index[n], centre, shift_cost,
-                                          match_brightness)
+    d, shift0, shift1, shift2 = _distance(flat, trust, padded_width, radius, target_index[n], centre,
+                                          shift_cost, match_brightness)
     if d < best[n]:
         best[n] = d
         best_rows[n] = cand_row
