@@ -31,6 +31,8 @@ from scipy import ndimage
 
 from . import patchmatch
 
+_EIGHT_CONNECTED = np.ones((3, 3), bool)
+
 
 @dataclass(frozen=True)
 class SynthesisSettings:
@@ -167,7 +169,7 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spr
         if estimate is None:
             current = guided(_nearest_known(level_image, level_hole))
         else:
-            current = guided(np.where(level_hole[..., None], _upsample(estimate, level_hole.shape), level_image))
+            current = guided(_enlarged_into(level_image, level_hole, estimate))
         field = level.initial_field(rng, None if field is None else _upsample_field(field, level_hole.shape))
         if estimate is not None and settings.entry_softness:
             # Start from the pixels the carried matches point at, not from the
@@ -209,14 +211,17 @@ def _pyramid(image, hole, settings):
 
 
 def _hole_depth(hole):
-    """The largest distance from a hole pixel to a known one (measured over the hole's own box only)."""
-    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    if len(rows) == 0:
-        return 0.0
-    box = hole[max(rows[0] - 1, 0):rows[-1] + 2, max(cols[0] - 1, 0):cols[-1] + 2]
-    if box.all():  # (nothing known inside the box: measure over the whole window)
-        box = hole
-    return float(ndimage.distance_transform_edt(box).max())
+    """The largest distance from a hole pixel to a known one, measured region by region over each
+    region's own box and a pixel around it (a window's marks far apart cost their boxes, not the
+    box around them all)."""
+    labels, count = ndimage.label(hole, _EIGHT_CONNECTED)
+    depth = 0.0
+    for number, (rows, cols) in enumerate(ndimage.find_objects(labels), 1):
+        box = labels[max(rows.start - 1, 0):rows.stop + 1, max(cols.start - 1, 0):cols.stop + 1] == number
+        if box.all():  # (nothing known around it: measure over the whole window)
+            return float(ndimage.distance_transform_edt(hole).max())
+        depth = max(depth, float(ndimage.distance_transform_edt(box).max()))
+    return depth
 
 
 def _halve(image, hole):
@@ -250,6 +255,15 @@ def _upsample(image, shape):
     return up
 
 
+def _enlarged_into(image, hole, coarse):
+    """``image`` with its hole pixels taken from ``coarse`` at half the size (nearest neighbour; odd
+    sizes repeat the last row/column): :func:`_upsample` where it is kept, without enlarging the rest."""
+    rows, cols = _rows_cols(hole)
+    result = image.copy()
+    result[rows, cols] = coarse[np.minimum(rows // 2, coarse.shape[0] - 1), np.minimum(cols // 2, coarse.shape[1] - 1)]
+    return result
+
+
 def _upsample_field(field, shape):
     """A coarse match field carried to the next level: double the match, keep the sub-offset."""
     fine = _upsample(field, shape).astype(np.int32)
@@ -264,6 +278,18 @@ def _nearest_known(image, hole):
         return image.copy()
     _, (rows, cols) = ndimage.distance_transform_edt(hole, return_indices=True)
     return image[rows, cols]
+
+
+def _dilated(mask, size):
+    """``mask`` grown by a ``size``-sided square (``size`` odd), worked out over the mask's box only."""
+    grown = np.zeros_like(mask)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows):
+        reach = size // 2
+        box = (slice(max(rows[0] - reach, 0), rows[-1] + reach + 1),
+               slice(max(cols[0] - reach, 0), cols[-1] + reach + 1))
+        grown[box] = ndimage.maximum_filter(mask[box], size=size, mode="constant", cval=False)
+    return grown
 
 
 def _rows_cols(mask):
@@ -282,8 +308,9 @@ class _Level:
         height, width = hole.shape
         size = 2 * radius + 1
         # Targets: every patch that touches a hole pixel. (A square max filter
-        # is separable: the same dilation as binary_dilation, ten times faster.)
-        self.targets = ndimage.maximum_filter(hole, size=size, mode="constant", cval=False)
+        # is separable: the same dilation as binary_dilation, ten times faster;
+        # run over the hole's box only.)
+        self.targets = _dilated(hole, size)
         # Sources: patches entirely inside the image and entirely known.
         inside = np.zeros(hole.shape, bool)
         inside[radius:height - radius, radius:width - radius] = True
@@ -298,13 +325,14 @@ class _Level:
         offsets = np.arange(-radius, radius + 1)
         self.offsets = (offsets[:, None] * self.padded_width + offsets[None, :]).ravel()
         self.target_index = (self.target_rows + radius) * self.padded_width + self.target_cols + radius
-        trust = np.where(hole, np.float32(settings.hole_trust), np.float32(1.0))[..., None]
-        self.trust = self._flat(trust)[:, 0].copy()
+        self.trust = np.where(np.pad(hole, radius, mode="edge").ravel(), np.float32(settings.hole_trust),
+                              np.float32(1.0))
         # Which target patch is centred on each (padded) pixel, for votes gathered pixel by pixel.
         self.target_at = np.full(len(self.trust), -1, np.int64)
         self.target_at[self.target_index] = np.arange(len(self.target_index))
         self.hole_rows, self.hole_cols = _rows_cols(hole)
         self.hole_index = self._source_index(self.hole_rows, self.hole_cols)
+        self._flat_image, self._flat_memo = None, None
 
     def _flat(self, image):
         """``image`` with ``radius`` replicated pixels around it, as (pixels, channels) float32."""
@@ -317,6 +345,13 @@ class _Level:
         padded[:, :r] = padded[:, r:r + 1]
         padded[:, r + width:] = padded[:, r + width - 1:r + width]
         return padded.reshape(-1, image.shape[-1])
+
+    def _flat_of(self, image):
+        """``_flat(image)``, kept for the last image asked about: a level's search, vote and distances
+        read the same estimate (estimates are never changed in place, only replaced)."""
+        if self._flat_image is not image:
+            self._flat_image, self._flat_memo = image, self._flat(image)
+        return self._flat_memo
 
     def _source_index(self, rows, cols):
         return (rows + self.radius) * self.padded_width + cols + self.radius
@@ -355,7 +390,7 @@ class _Level:
     def field_distance(self, image, field):
         """The distance of every target patch to its current match."""
         rows, cols = self.target_rows, self.target_cols
-        return self._distances_to(self._flat(image), field[rows, cols, 0].copy(), field[rows, cols, 1].copy())
+        return self._distances_to(self._flat_of(image), field[rows, cols, 0].copy(), field[rows, cols, 1].copy())
 
     def search(self, image, field, rng, iterations, local=False, max_radius=None):
         """PatchMatch: propagate good matches from neighbours, then search randomly around them.
@@ -364,7 +399,7 @@ class _Level:
         the large; propagate over short jumps only. ``max_radius`` bounds the
         random search (default: the whole level).
         """
-        flat = self._flat(image)
+        flat = self._flat_of(image)
         rows, cols = self.target_rows, self.target_cols
         best_rows = field[rows, cols, 0].copy()
         best_cols = field[rows, cols, 1].copy()
@@ -388,7 +423,7 @@ class _Level:
 
     def vote(self, image, field, distance, shift, softness=None):
         """Each hole pixel becomes the weighted mean of what the overlapping matches put there."""
-        flat = self._flat(image)
+        flat = self._flat_of(image)
         finite = np.isfinite(distance)
         distance = np.where(finite, distance, np.float32(1e30))
         softness = self.settings.vote_softness if softness is None else softness
@@ -410,6 +445,12 @@ class _Level:
         usable = weight_sum > 0
         voted = total[usable] / np.maximum(weight_sum[usable], 1e-12)[:, None]
         result[self.hole_rows[usable], self.hole_cols[usable]] = voted
-        self.spread = np.zeros(self.shape, np.float32)  # how much the votes disagreed (the last vote's)
-        self.spread[self.hole_rows, self.hole_cols] = spread
+        self._hole_spread = spread  # how much the votes disagreed (the last vote's), hole pixel by pixel
         return result
+
+    @property
+    def spread(self):
+        """(H, W) float32: the last vote's spread at every hole pixel (0 elsewhere)."""
+        image = np.zeros(self.shape, np.float32)
+        image[self.hole_rows, self.hole_cols] = self._hole_spread
+        return image

@@ -119,3 +119,19 @@ def test_coarser_levels_keep_every_pixel_that_anything_known_lies_under():
     assert coarse_hole.tolist() == [[False, False, True], [False, False, True]]
     assert np.allclose(coarse[:, 0, 0], 0.0)  # the line's own value, not diluted by the hole's paint
     assert np.allclose(coarse[:, 1, 0], 200.0)
+
+
+def test_pyramid_depth_follows_the_deepest_mark_however_far_apart_the_marks_lie():
+    # Measured mark by mark over each mark's own box: a wide window of small
+    # marks is as deep as its deepest mark, and a bar along the window's edge
+    # counts from the known pixels beside it.
+    from decensor.patchfill import _hole_depth
+
+    hole = np.zeros((300, 400), bool)
+    hole[10:31, 10:31] = True  # 21 px square: 11 px deep
+    hole[250:255, 300:390] = True  # 5 px band: 3 px deep
+    hole[100:200, 0:4] = True  # band on the left edge: 4 px deep, known only to its right
+    assert _hole_depth(hole) == pytest.approx(11.0)
+    hole[10:31, 10:31] = False
+    assert _hole_depth(hole) == pytest.approx(4.0)
+    assert _hole_depth(np.zeros((5, 5), bool)) == 0.0
