@@ -206,7 +206,9 @@ def report(engine, rows, classical, mosaics, rates):
 
 def main():
     from decensor import Decensor
+    from decensor.allocator import keep_freed_memory
 
+    keep_freed_memory()  # (as the command line does: "fill alone" is the fill as `decensor bar` runs it)
     work = Path(tempfile.mkdtemp(prefix="decensor-speed-"))
     engine = Decensor()
     rows, classical = bar_rows(engine, work)

@@ -128,8 +128,10 @@ def bar(**kwargs):
     outside the filled region is written back exactly as it was (in lossless
     formats); alpha, ICC profile and DPI are kept.
     """
+    from .allocator import keep_freed_memory
     from .runner import run_bar
 
+    keep_freed_memory()
     _exit(run_bar(**_common(kwargs)))
 
 
@@ -160,8 +162,10 @@ def mosaic(**kwargs):
     the pixels. Mark the region in green on a copy of the page (INPUTS) and
     keep the un-marked page in --originals, or use --auto.
     """
+    from .allocator import keep_freed_memory
     from .runner import run_mosaic
 
+    keep_freed_memory()
     _exit(run_mosaic(**_common(kwargs)))
 
 
@@ -182,8 +186,10 @@ def studio(folder, output_dir, host, port, no_browser, models_dir):
     OUTPUT with the same names and formats, written as the command line
     writes them. The page is served from this machine only.
     """
+    from .allocator import keep_freed_memory
     from .studio import serve
 
+    keep_freed_memory()
     folder = folder or Path(DEFAULT_INPUT)
     if not folder.is_dir():
         raise click.BadParameter(f"{folder} is not a folder", param_hint="FOLDER")

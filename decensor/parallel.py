@@ -51,6 +51,10 @@ def _start_worker(processor):
     os.environ["DECENSOR_THREADS"] = "1"
     import numba
 
+    from .allocator import keep_freed_memory
+
+    keep_freed_memory()
+
     numba.set_num_threads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
 

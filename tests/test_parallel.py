@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -77,3 +78,41 @@ def test_a_dask_cluster_survives_a_killed_worker_with_the_same_outputs(tmp_path)
     assert runner.returncode == 1, stderr  # (clean.png only)
     assert _digests(tmp_path / "cluster") == _digests(tmp_path / "alone")
     assert not list(out.glob(".*partial"))
+
+
+FREED_BUFFER_KEPT = """
+import ctypes, sys
+import numpy as np
+from decensor.allocator import keep_freed_memory
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+buffer = np.ones(24 * 2**20, np.uint8)  # (a window-sized buffer: glibc maps it by default)
+mapped = libc.mallinfo2().hblkhd
+del buffer
+print(mapped, libc.mallinfo2().fordblks)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_the_command_line_keeps_freed_page_buffers_for_the_next_page():
+    # Told to keep them, glibc serves a window-sized buffer from its heap and
+    # keeps it once freed; left alone, it maps the buffer and gives it back.
+    def run(mode):
+        done = subprocess.run([sys.executable, "-c", FREED_BUFFER_KEPT, mode], capture_output=True, text=True,
+                              check=True)
+        return [int(value) for value in done.stdout.split()]
+
+    mapped, free_after = run("keep")
+    assert mapped < 2**20 and free_after >= 24 * 2**20
+    mapped, free_after = run("default")
+    assert mapped >= 24 * 2**20 and free_after < 24 * 2**20
