@@ -19,18 +19,28 @@ import numpy as np
 from numba import njit, prange
 
 INFINITE = np.float32(np.inf)
+# "No match to beat" as the distance loop sees it, and what it returns for a candidate it gave up on:
+# finite, since its fast maths assumes no infinities (FAR beats no bound a search can hold).
+NO_BOUND = np.float32(1e38)
+FAR = np.float32(3e38)
 
 
 @njit(cache=True, inline="always", fastmath=True)
-def _distance(flat, trust, padded_width, radius, target, source, shift_cost, match_brightness):
+def _distance(flat, trust, padded_width, radius, target, source, shift_cost, match_brightness, bound):
     """(trust-weighted squared difference of two patches up to a brightness shift, the shift's three
-    channels): a tuple, so the search allocates nothing per candidate.
+    channels): a tuple, so the search allocates nothing per candidate. FAR, as soon as the rows summed
+    so far show that the distance will exceed ``bound`` (the match to beat, at most NO_BOUND).
 
     Row by row (each row's pixels are contiguous) and written out for one
     and for three channels: without branches or index lookups in the
     innermost loop the compiler vectorises it (a tenth faster than looping
     over the patch's offsets).
     """
+    # A shift removes at most (1 - shift_cost) of the squared difference (the weighted mean
+    # difference squared is at most the weighted mean square), so shift_cost times a partial sum
+    # bounds the distance from below. (A hair of slack: rounding never turns a would-be winner away.)
+    floor = shift_cost if match_brightness else np.float32(1.0)
+    give_up = bound * np.float32(1.0001) + np.float32(1e-6)
     total = np.float32(0.0)
     trust_sum = np.float32(0.0)
     s0 = np.float32(0.0)
@@ -58,6 +68,8 @@ def _distance(flat, trust, padded_width, radius, target, source, shift_cost, mat
                 s1 += w * d1
                 s2 += w * d2
                 total += w * (d0 * d0 + d1 * d1 + d2 * d2)
+        if floor * total > give_up:
+            return FAR, np.float32(0.0), np.float32(0.0), np.float32(0.0)
     if not match_brightness:
         return total, np.float32(0.0), np.float32(0.0), np.float32(0.0)
     # The weighted mean difference is the best shift; the distance is what remains.
@@ -87,7 +99,7 @@ def match_distances(flat, trust, target_index, source, padded_width, radius, row
             continue
         centre = (rows[n] + radius) * padded_width + cols[n] + radius
         best[n], shift0, shift1, shift2 = _distance(flat, trust, padded_width, radius, target_index[n], centre,
-                                                    shift_cost, match_brightness)
+                                                    shift_cost, match_brightness, NO_BOUND)
         _keep_shift(best_shift, n, shift0, shift1, shift2)
 
 
@@ -102,7 +114,7 @@ def _consider(n, cand_row, cand_col, flat, trust, target_index, source, padded_w
         return
     centre = (cand_row + radius) * padded_width + cand_col + radius
     d, shift0, shift1, shift2 = _distance(flat, trust, padded_width, radius, target_index[n], centre,
-                                          shift_cost, match_brightness)
+                                          shift_cost, match_brightness, min(best[n], NO_BOUND))
     if d < best[n]:
         best[n] = d
         best_rows[n] = cand_row
