@@ -169,7 +169,7 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spr
         if estimate is None:
             current = guided(_nearest_known(level_image, level_hole))
         else:
-            current = guided(_enlarged_into(level_image, level_hole, estimate))
+            current = guided(_enlarged_into(level_image, level.hole_rows, level.hole_cols, estimate))
         field = level.initial_field(rng, None if field is None else _upsample_field(field, level_hole.shape))
         if estimate is not None and settings.entry_softness:
             # Start from the pixels the carried matches point at, not from the
@@ -255,10 +255,10 @@ def _upsample(image, shape):
     return up
 
 
-def _enlarged_into(image, hole, coarse):
-    """``image`` with its hole pixels taken from ``coarse`` at half the size (nearest neighbour; odd
-    sizes repeat the last row/column): :func:`_upsample` where it is kept, without enlarging the rest."""
-    rows, cols = _rows_cols(hole)
+def _enlarged_into(image, rows, cols, coarse):
+    """``image`` with its hole pixels (at ``rows``, ``cols``) taken from ``coarse`` at half the size
+    (nearest neighbour; odd sizes repeat the last row/column): :func:`_upsample` where it is kept,
+    without enlarging the rest."""
     result = image.copy()
     result[rows, cols] = coarse[np.minimum(rows // 2, coarse.shape[0] - 1), np.minimum(cols // 2, coarse.shape[1] - 1)]
     return result
