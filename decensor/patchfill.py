@@ -14,7 +14,12 @@ This is the classic multi-scale completion of Wexler, Shechtman and Irani
 
 Patches are matched and copied up to a brightness shift (see
 ``SynthesisSettings.shift_cost``), so shading and gradients continue at the
-right level.
+right level. Below the finest level every level also carries a texture
+channel (how much the full-size page steps from pixel to pixel there, see
+:func:`texture_channel`): averaged down, hatching and tone look like flat
+grey, and without it a hole in them copies flat paper. Where the copies of
+the last vote disagree, a pixel takes the one at their median brightness
+instead of their mean: dots and paper, not the grey between them.
 The pyramid and the EM loop are numpy; distances, propagation, random search
 and votes run over all patches of a level in compiled loops
 (:mod:`decensor.patchmatch`), in jump-flood order instead of PatchMatch's
@@ -58,6 +63,14 @@ class SynthesisSettings:
     vote_softness: float = 10.0
     # Re-vote on entering a finer level, nearly winner-takes-all, so fine hatching comes back as hatching.
     entry_softness: float = 0.02
+    # Weight of the texture channel (texture_channel) below the finest level: a tie-breaker that keeps tone
+    # from copying flat grey; heavier weights cost PSNR where the tone's phase cannot be known.
+    texture_weight: float = 0.8
+    # The finest level's last vote takes the copy at the weighted median brightness where copies disagree:
+    # one real copy, not a grey average of dots and paper.
+    median_last_vote: bool = True
+    # ... where their spread exceeds this (grey levels): copies that agree have a median like their mean.
+    median_spread: float = 12.0
     # Propagation jumps below the coarsest level, where the carried field is already coherent.
     local_steps: tuple = (2, 1)
     # Random search radius at the finest level: far samples there are almost never better.
@@ -152,39 +165,63 @@ def complete(image, hole, rng, project=None, settings=DEFAULT_SETTINGS, with_spr
         return (estimate, spread) if with_spread else estimate
     if image.shape[-1] not in (1, 3):
         raise ValueError(f"patch synthesis takes one or three channels, not {image.shape[-1]}")
+    colours = image.shape[-1]
     pyramid = _pyramid(image, hole, settings)
+    if settings.texture_weight:
+        pyramid = _with_texture(pyramid, texture_channel(image, hole))
     estimate, field = None, None
     for depth, (level_image, level_hole) in enumerate(reversed(pyramid)):
         factor = 2 ** (len(pyramid) - 1 - depth)
-        level = _Level(level_image, level_hole, settings)
+        if estimate is not None and estimate.shape[-1] > level_image.shape[-1]:  # (the finest level: no texture)
+            estimate = estimate[..., :colours]
+        level = _Level(level_image, level_hole, settings, colours)
 
         iterations = settings.em_iterations[min(depth, len(settings.em_iterations) - 1)]
 
         def guided(estimate_here, vote=0):
             if project is None:
                 return estimate_here
-            return np.where(level_hole[..., None], project(estimate_here, factor, vote, vote == iterations),
-                            estimate_here)
+            colour = estimate_here[..., :colours]  # (the guide knows nothing about the texture channel)
+            guided_here = np.where(level_hole[..., None], project(colour, factor, vote, vote == iterations), colour)
+            if estimate_here.shape[-1] == colours:
+                return guided_here
+            return np.concatenate([guided_here, estimate_here[..., colours:]], axis=-1)
 
         if estimate is None:
             current = guided(_nearest_known(level_image, level_hole))
         else:
             current = guided(_enlarged_into(level_image, level.hole_rows, level.hole_cols, estimate))
-        field = level.initial_field(rng, None if field is None else _upsample_field(field, level_hole.shape))
+        field = level.initial_field(rng, field)
         if estimate is not None and settings.entry_softness:
             # Start from the pixels the carried matches point at, not from the
             # enlarged coarse estimate: a fine texture (hatching, tone) that
             # averaged to grey one level up comes back as texture here.
             current = guided(level.vote(current, field, *level.field_distance(current, field),
                                       settings.entry_softness))
-        finest = 0 < depth == len(pyramid) - 1  # (a carried field, not a random start)
+        finest = depth == len(pyramid) - 1
         for vote in range(1, iterations + 1):
             field, distance, shift = level.search(
                 current, field, rng, settings.search_iterations, local=depth > 0,
-                max_radius=settings.finest_search_radius if finest else None)
-            current = guided(level.vote(current, field, distance, shift), vote)
+                # (a carried field, not a random start)
+                max_radius=settings.finest_search_radius if finest and depth > 0 else None)
+            median = finest and settings.median_last_vote and vote == iterations
+            current = guided(level.vote(current, field, distance, shift, median=median), vote)
         estimate = current
     return (estimate, level.spread) if with_spread else estimate
+
+
+def texture_channel(image, hole):
+    """(H, W) float32: the mean absolute brightness step from each pixel to the next across and down,
+    over the pairs of known pixels (0 where there are none).
+
+    Computed once at full size and averaged down the pyramid with the image,
+    it tells the coarse levels where the page had hatching or tone that their
+    averages turned to flat grey (after Newson et al. 2014, "Video inpainting
+    of complex scenes").
+    """
+    steps = np.empty(hole.shape, np.float32)
+    patchmatch.brightness_steps(np.asarray(image, np.float32), ~hole, steps)
+    return steps
 
 
 def _colourful(image, hole):
@@ -207,6 +244,17 @@ def _pyramid(image, hole, settings):
             break
         levels.append(_halve(image, hole))
         depth /= 2
+    return levels
+
+
+def _with_texture(pyramid, texture):
+    """The pyramid with ``texture`` (full size) averaged down beside the colours of every level but the
+    finest: there the colours are the texture itself."""
+    texture = texture[..., None]
+    levels = pyramid[:1]
+    for (_, finer_hole), (image, hole) in zip(pyramid, pyramid[1:]):
+        texture, _ = _halve(texture, finer_hole)
+        levels.append((np.concatenate([image, texture], axis=-1), hole))
     return levels
 
 
@@ -264,15 +312,6 @@ def _enlarged_into(image, rows, cols, coarse):
     return result
 
 
-def _upsample_field(field, shape):
-    """A coarse match field carried to the next level: double the match, keep the sub-offset."""
-    fine = _upsample(field, shape).astype(np.int32)
-    fine *= 2
-    fine[..., 0] += (np.arange(shape[0], dtype=np.int32) % 2)[:, None]
-    fine[..., 1] += (np.arange(shape[1], dtype=np.int32) % 2)[None, :]
-    return fine
-
-
 def _nearest_known(image, hole):
     if not hole.any():
         return image.copy()
@@ -301,8 +340,9 @@ def _rows_cols(mask):
 class _Level:
     """One pyramid level: where the patches to fix are, which patches may be copied."""
 
-    def __init__(self, image, hole, settings):
+    def __init__(self, image, hole, settings, colours):
         self.settings = settings
+        self.colours = colours  # channels of ``image`` that are colour; one after them is texture
         self.radius = radius = settings.patch_radius
         self.shape = hole.shape
         height, width = hole.shape
@@ -358,18 +398,32 @@ class _Level:
 
     def _kernel_args(self, flat):
         """What every compiled kernel needs about this level (see :mod:`decensor.patchmatch`)."""
-        return (flat, self.trust, self.target_index, self.source, self.padded_width, self.radius,
-                np.float32(self.settings.shift_cost), self.settings.match_brightness)
+        return (flat, self.trust, self.target_index, self.source, self.padded_width, self.radius, self.colours,
+                np.float32(self.settings.texture_weight), np.float32(self.settings.shift_cost),
+                self.settings.match_brightness)
 
-    def initial_field(self, rng, carried):
-        """A match for every pixel: the carried one where it is a valid source, else a random source."""
+    def initial_field(self, rng, coarse):
+        """A match for every target: the one carried from the ``coarse`` level's field (the match
+        doubled, the sub-offset kept) where it is a valid source, else a random source.
+
+        Only targets are ever searched, and propagation reads the field at most
+        ``max(local_steps)`` pixels beyond them: the field is carried over the
+        targets' box grown by that and left zero elsewhere.
+        """
         field = np.zeros(self.shape + (2,), np.int32)
-        if carried is not None:
-            field[...] = carried
-            field[..., 0] = np.clip(field[..., 0], 0, self.shape[0] - 1)
-            field[..., 1] = np.clip(field[..., 1], 0, self.shape[1] - 1)
-        # (Only targets are ever searched: the rest of the field is checked nowhere.)
         rows, cols = self.target_rows, self.target_cols
+        if coarse is not None and len(rows):
+            reach = max(self.settings.local_steps)
+            top, left = max(int(rows.min()) - reach, 0), max(int(cols.min()) - reach, 0)
+            bottom = min(int(rows.max()) + reach + 1, self.shape[0])
+            right = min(int(cols.max()) + reach + 1, self.shape[1])
+            box_rows, box_cols = np.arange(top, bottom), np.arange(left, right)
+            carried = coarse[np.minimum(box_rows // 2, coarse.shape[0] - 1)][:, np.minimum(box_cols // 2,
+                                                                                          coarse.shape[1] - 1)]
+            field[top:bottom, left:right, 0] = np.clip(2 * carried[..., 0] + (box_rows % 2)[:, None], 0,
+                                                       self.shape[0] - 1)
+            field[top:bottom, left:right, 1] = np.clip(2 * carried[..., 1] + (box_cols % 2)[None, :], 0,
+                                                       self.shape[1] - 1)
         bad = ~self.source[field[rows, cols, 0], field[rows, cols, 1]]
         picks = self.source_flat[rng.integers(0, len(self.source_flat), size=int(bad.sum()))]
         field[rows[bad], cols[bad], 0] = picks // self.shape[1]
@@ -380,9 +434,10 @@ class _Level:
         """(distance, brightness shift) of every target patch to the patch centred at (rows, cols) of
         the same index; the distance is inf where that patch may not be copied."""
         best = np.empty(len(self.target_index), np.float32)
-        best_shift = np.empty((len(self.target_index), flat.shape[1]), np.float32)
+        best_shift = np.empty((len(self.target_index), self.colours), np.float32)
         patchmatch.match_distances(flat, self.trust, self.target_index, self.source,
-                                   self.padded_width, self.radius, rows, cols,
+                                   self.padded_width, self.radius, self.colours,
+                                   np.float32(self.settings.texture_weight), rows, cols,
                                    np.float32(self.settings.shift_cost), self.settings.match_brightness, True,
                                    best, best_shift)
         return best, best_shift
@@ -421,8 +476,10 @@ class _Level:
         field[rows, cols, 1] = best_cols
         return field, best, best_shift
 
-    def vote(self, image, field, distance, shift, softness=None):
-        """Each hole pixel becomes the weighted mean of what the overlapping matches put there."""
+    def vote(self, image, field, distance, shift, softness=None, median=False):
+        """Each hole pixel becomes the weighted mean of what the overlapping matches put there; with
+        ``median``, where those copies disagree (spread above ``median_spread``), the copy at their
+        weighted median brightness."""
         flat = self._flat_of(image)
         finite = np.isfinite(distance)
         distance = np.where(finite, distance, np.float32(1e30))
@@ -439,12 +496,15 @@ class _Level:
         total = np.empty((len(self.hole_index), flat.shape[1]), np.float32)
         weight_sum = np.empty(len(self.hole_index), np.float32)
         spread = np.empty(len(self.hole_index), np.float32)
-        patchmatch.vote_sums(flat, self.offsets, self.target_at, self.hole_index, source_index, weight, shift,
-                             total, weight_sum, spread)
+        patchmatch.vote_sums(flat, self.offsets, self.target_at, self.hole_index, source_index, self.colours,
+                             weight, shift, total, weight_sum, spread)
         result = np.array(image, np.float32)
         usable = weight_sum > 0
-        voted = total[usable] / np.maximum(weight_sum[usable], 1e-12)[:, None]
-        result[self.hole_rows[usable], self.hole_cols[usable]] = voted
+        voted = total / np.maximum(weight_sum, 1e-12)[:, None]
+        if median:
+            patchmatch.vote_medians(flat, self.offsets, self.target_at, self.hole_index, source_index, self.colours,
+                                    weight, shift, spread, np.float32(self.settings.median_spread), voted)
+        result[self.hole_rows[usable], self.hole_cols[usable]] = voted[usable]
         self._hole_spread = spread  # how much the votes disagreed (the last vote's), hole pixel by pixel
         return result
 

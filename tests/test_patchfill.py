@@ -1,8 +1,11 @@
+import dataclasses
+
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from decensor.evaluation import hole_psnr
-from decensor.patchfill import fill_patches
+from decensor.evaluation import hole_psnr, local_contrast
+from decensor.patchfill import DEFAULT_SETTINGS, fill_patches, texture_channel
 from decensor.training.procedural import manga_page
 
 
@@ -135,3 +138,48 @@ def test_pyramid_depth_follows_the_deepest_mark_however_far_apart_the_marks_lie(
     hole[10:31, 10:31] = False
     assert _hole_depth(hole) == pytest.approx(4.0)
     assert _hole_depth(np.zeros((5, 5), bool)) == 0.0
+
+
+def test_texture_channel_counts_steps_between_known_pixels_only():
+    image = np.full((32, 64, 3), 50.0, np.float32)
+    image[:, :32] = (np.arange(32) % 2 * 100.0)[None, :, None]  # one-pixel stripes on the left
+    hole = np.zeros((32, 64), bool)
+    hole[10:20, 44:54] = True
+    image[hole] = (0.0, 255.0, 0.0)  # whatever the paint is must not count as texture
+    texture = texture_channel(image, hole)
+    np.testing.assert_allclose(texture[4:28, 4:28], 50.0)  # steps of 100 across, none down: 50 on average
+    assert texture[:, 34:].max() == 0.0  # flat paper around the hole, and inside it
+
+
+def test_tone_beside_flat_paper_of_its_own_mean_is_filled_as_tone():
+    """The smudge: averaged down the pyramid, hatching looks like the flat grey
+    beside it, and the hole copies flat paper. The texture channel tells them apart."""
+    rows, cols = np.mgrid[:192, :256]
+    gray = np.where((rows + 2 * cols) % 7 < 2, 40, 220).astype(np.float32)
+    gray[:96, 128:] = round(float(gray.mean()))  # flat paper of the hatching's own mean
+    gray[:, 126:130] = 0  # a frame line between them
+    image = np.repeat(gray.astype(np.uint8)[..., None], 3, -1)
+    hole = np.zeros(gray.shape, bool)
+    hole[70:126, 40:200] = True
+
+    def contrast_kept(settings):
+        filled = fill_patches(image, hole, settings=settings)[..., 0] / 255.0
+        return local_contrast(filled)[hole].mean() / local_contrast(gray / 255.0)[hole].mean()
+
+    assert contrast_kept(DEFAULT_SETTINGS) > 0.9
+    assert contrast_kept(dataclasses.replace(DEFAULT_SETTINGS, texture_weight=0.0)) < 0.85  # (what it fixes)
+
+
+def test_where_copies_disagree_the_last_vote_takes_one_of_them_not_their_mean():
+    rng = np.random.default_rng(3)
+    blobs = ndimage.gaussian_filter(rng.random((160, 160)), 3) > 0.5  # black shapes on white, no tone
+    image = np.where(blobs, 0, 255).astype(np.uint8)
+    hole = np.zeros(image.shape, bool)
+    hole[50:110, 30:130] = True
+
+    def greys(settings):  # share of the hole filled with values the page does not have
+        values = fill_patches(image, hole, settings=dataclasses.replace(settings, match_brightness=False))[hole]
+        return np.mean((values > 8) & (values < 247))
+
+    assert greys(DEFAULT_SETTINGS) < 0.005
+    assert greys(dataclasses.replace(DEFAULT_SETTINGS, median_last_vote=False)) > 0.03
