@@ -1,7 +1,8 @@
 """The inner loops of patch synthesis, compiled to machine code with numba.
 
-Patch distances, PatchMatch propagation and random search, and the vote,
-over every target patch of one pyramid level. Images are flattened with a
+Patch distances, PatchMatch propagation and random search, and the votes
+(mean and median), over every target patch of one pyramid level; and the
+brightness steps the texture channel is made of. Images are flattened with a
 border of ``radius`` replicated pixels (``flat``: (pixels, channels) float32),
 so a patch centred at flat index ``i`` is ``flat[i + offsets]``, its rows
 runs of ``2 * radius + 1`` pixels ``padded_width`` apart. The algorithm
