@@ -16,8 +16,16 @@ Compiled on first use and cached beside the module (``cache=True``), so only
 the first run on a machine pays for compilation.
 """
 
-import numpy as np
-from numba import njit, prange
+import os
+
+# numba runs prange loops on libgomp here, whose idle threads spin 300,000 turns before they sleep: on a
+# machine with anything else running (another process's threads, a browser) the spinning takes the cores
+# the work needs, and a fill took 2-5x as long. 3,000 turns cost nothing alone (see benchmarks/TUNING.md).
+# (Read when libgomp loads, at the first parallel loop: set before it; a value the user set is kept.)
+os.environ.setdefault("GOMP_SPINCOUNT", "3000")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 INFINITE = np.float32(np.inf)
 # "No match to beat" as the distance loop sees it, and what it returns for a candidate it gave up on:
