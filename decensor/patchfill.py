@@ -417,13 +417,7 @@ class _Level:
             top, left = max(int(rows.min()) - reach, 0), max(int(cols.min()) - reach, 0)
             bottom = min(int(rows.max()) + reach + 1, self.shape[0])
             right = min(int(cols.max()) + reach + 1, self.shape[1])
-            box_rows, box_cols = np.arange(top, bottom), np.arange(left, right)
-            carried = coarse[np.minimum(box_rows // 2, coarse.shape[0] - 1)][:, np.minimum(box_cols // 2,
-                                                                                          coarse.shape[1] - 1)]
-            field[top:bottom, left:right, 0] = np.clip(2 * carried[..., 0] + (box_rows % 2)[:, None], 0,
-                                                       self.shape[0] - 1)
-            field[top:bottom, left:right, 1] = np.clip(2 * carried[..., 1] + (box_cols % 2)[None, :], 0,
-                                                       self.shape[1] - 1)
+            patchmatch.carry_field(coarse, top, bottom, left, right, field)
         bad = ~self.source[field[rows, cols, 0], field[rows, cols, 1]]
         picks = self.source_flat[rng.integers(0, len(self.source_flat), size=int(bad.sum()))]
         field[rows[bad], cols[bad], 0] = picks // self.shape[1]

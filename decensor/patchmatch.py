@@ -187,6 +187,22 @@ def random_search(jump_rows, jump_cols, flat, trust, target_index, source, padde
 
 
 @njit(cache=True, parallel=True)
+def carry_field(coarse, top, bottom, left, right, field):
+    """Into ``field`` over rows ``top:bottom`` and columns ``left:right``: the match of the ``coarse``
+    level's field (one level up) at each pixel's parent, doubled, the pixel's own offset inside its
+    parent kept, clipped to ``field``'s level. (Written into place: the finest level's box spans a whole
+    window, where numpy's temporaries took a tenth of a fill.)"""
+    height, width = field.shape[:2]
+    coarse_height, coarse_width = coarse.shape[:2]
+    for r in prange(top, bottom):
+        parent_row = min(r // 2, coarse_height - 1)
+        for c in range(left, right):
+            parent_col = min(c // 2, coarse_width - 1)
+            field[r, c, 0] = min(max(2 * coarse[parent_row, parent_col, 0] + r % 2, 0), height - 1)
+            field[r, c, 1] = min(max(2 * coarse[parent_row, parent_col, 1] + c % 2, 0), width - 1)
+
+
+@njit(cache=True, parallel=True)
 def vote_sums(flat, offsets, target_at, pixel_index, source_index, colours, weight, shift, total, weight_sum,
               spread):
     """For every hole pixel, the sum of the weighted copies (colours shifted in brightness, a texture
