@@ -373,6 +373,8 @@ class _Level:
         self.hole_rows, self.hole_cols = _rows_cols(hole)
         self.hole_index = self._source_index(self.hole_rows, self.hole_cols)
         self._flat_image, self._flat_memo = None, None
+        # (A hole on the window's edge is copied into the replicated border too.)
+        self._hole_on_edge = bool(hole[0].any() or hole[-1].any() or hole[:, 0].any() or hole[:, -1].any())
 
     def _flat(self, image):
         """``image`` with ``radius`` replicated pixels around it, as (pixels, channels) float32."""
@@ -388,9 +390,18 @@ class _Level:
 
     def _flat_of(self, image):
         """``_flat(image)``, kept for the last image asked about: a level's search, vote and distances
-        read the same estimate (estimates are never changed in place, only replaced)."""
+        read the same estimate (estimates are never changed in place, only replaced).
+
+        Every estimate of a level holds the level's own known pixels, so a new
+        one only rewrites the hole's pixels of the kept copy (a whole window's
+        copy per vote cost more than the vote on an A4 page's colour window).
+        """
         if self._flat_image is not image:
-            self._flat_image, self._flat_memo = image, self._flat(image)
+            if self._flat_memo is None or self._hole_on_edge:
+                self._flat_memo = self._flat(image)
+            else:
+                self._flat_memo[self.hole_index] = image[self.hole_rows, self.hole_cols]
+            self._flat_image = image
         return self._flat_memo
 
     def _source_index(self, rows, cols):
