@@ -183,3 +183,35 @@ def test_where_copies_disagree_the_last_vote_takes_one_of_them_not_their_mean():
 
     assert greys(DEFAULT_SETTINGS) < 0.005
     assert greys(dataclasses.replace(DEFAULT_SETTINGS, median_last_vote=False)) > 0.03
+
+
+@pytest.mark.parametrize("edge", [False, True])
+def test_a_new_estimate_refreshes_the_kept_padded_copy_as_a_fresh_copy_would_be(edge):
+    # A level keeps one padded copy of its estimate and rewrites only the hole's pixels for the next
+    # estimate; where the hole reaches the window's edge the replicated border must follow it too.
+    from decensor.patchfill import _Level
+
+    rng = np.random.default_rng(4)
+    image = rng.uniform(0, 255, (40, 50, 3)).astype(np.float32)
+    hole = np.zeros((40, 50), bool)
+    hole[10:25, 0 if edge else 12:30] = True
+    level = _Level(image, hole, DEFAULT_SETTINGS, 3)
+    level._flat_of(image)
+    estimate = image.copy()
+    estimate[hole] = rng.uniform(0, 255, (int(hole.sum()), 3))
+    assert np.array_equal(level._flat_of(estimate), level._flat(estimate))
+
+
+def test_the_carried_field_doubles_each_parents_match_and_keeps_the_offset_inside_it():
+    from decensor.patchmatch import carry_field
+
+    coarse = np.zeros((3, 4, 2), np.int32)
+    coarse[1, 2] = (2, 3)
+    coarse[2, 3] = (2, 3)
+    field = np.full((6, 7, 2), -1, np.int32)
+    carry_field(coarse, 2, 6, 4, 7, field)
+    assert field[2, 4].tolist() == [4, 6]  # parent (1, 2), offset (0, 0) inside it
+    assert field[3, 5].tolist() == [5, 6]  # parent (1, 2), offset (1, 1): (5, 7), clipped to the level
+    assert field[5, 6].tolist() == [5, 6]  # parent (2, 3), offset (1, 0)
+    assert field[4, 4].tolist() == [0, 0]  # parent (2, 2) matched (0, 0)
+    assert (field[:2] == -1).all() and (field[:, :4] == -1).all()  # outside the box: untouched
