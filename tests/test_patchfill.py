@@ -215,3 +215,16 @@ def test_the_carried_field_doubles_each_parents_match_and_keeps_the_offset_insid
     assert field[5, 6].tolist() == [5, 6]  # parent (2, 3), offset (1, 0)
     assert field[4, 4].tolist() == [0, 0]  # parent (2, 2) matched (0, 0)
     assert (field[:2] == -1).all() and (field[:, :4] == -1).all()  # outside the box: untouched
+
+
+def test_the_compiled_loops_threads_sleep_after_a_short_spin_unless_the_user_chose_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    script = "import os, decensor.patchmatch; print(os.environ['GOMP_SPINCOUNT'])"
+    env = {key: value for key, value in os.environ.items() if key != "GOMP_SPINCOUNT"}
+    ours = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    theirs = subprocess.run([sys.executable, "-c", script], env={**env, "GOMP_SPINCOUNT": "7"},
+                            capture_output=True, text=True, check=True)
+    assert (ours.stdout.strip(), theirs.stdout.strip()) == ("3000", "7")
