@@ -198,8 +198,8 @@ def report(engine, rows, classical, mosaics, rates):
         lines.append(f"| {name} | {marked_wall:.2f} s | {auto_wall:.2f} s | {max(marked_peak, auto_peak):.0f} MB |")
     lines += [
         "",
-        f"Training samples with their first guess (192 px grey procedural crops, both cores): bar {rates['bar']:.1f} per second, "
-        f"mosaic {rates['mosaic']:.1f} per second.",
+        "Training samples with their first guess (192 px grey procedural crops, both cores): "
+        f"bar {rates['bar']:.1f} per second, mosaic {rates['mosaic']:.1f} per second.",
     ]
     return "\n".join(lines)
 
