@@ -387,3 +387,40 @@ def test_flat_stretches_of_a_mosaic_that_pass_as_a_coarser_grid_are_restored_on_
     found, regions = find_mosaic(mosaicked)
     assert {found_grid for found_grid, _ in regions} == {grid}
     assert (found & truth).sum() / truth.sum() >= 0.95 and not (found & ~truth).any()
+
+
+def _soft_painted_page(seed, amplitude):
+    """Grainy painted shading so soft that a mosaic's neighbouring block means differ by a grey level or two."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    shading = ndimage.gaussian_filter(rng.normal(0, 1, (384, 384)), 40)
+    grey = 120 + amplitude * shading / shading.std() + rng.normal(0, 3, (384, 384))
+    return np.clip(np.stack([grey, grey * 0.9, grey * 0.8], -1), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size, amplitude", [(9, 16), (25, 6)])
+def test_a_lossless_mosaic_over_soft_shading_is_found(size, amplitude):
+    from decensor.mosaic import DetectionSettings
+
+    region = np.zeros((384, 384), bool)
+    region[60:300, 80:340] = True
+    grid = Grid(size, 5, 3)
+    mosaicked, painted = pixelate(_soft_painted_page(4, amplitude), grid, region)
+    means, _ = block_means(mosaicked.astype(float).mean(-1), grid)
+    inside = block_means(painted.astype(float), grid)[0] == 1
+    steps = np.abs(np.diff(means, axis=1))[inside[:, 1:] & inside[:, :-1]]
+    assert np.median(steps) < 2.0  # softer than the lossy rule's min_step
+    found, regions = find_mosaic(mosaicked)
+    assert regions and regions[0][0] == grid
+    assert (found & painted).sum() >= 0.8 * painted.sum() and (found & ~painted).sum() <= 0.05 * found.sum()
+    # Without the lossless rule nothing is found: it is what finds this mosaic.
+    assert not find_mosaic(mosaicked, DetectionSettings(lossless_step=99.0, lossless_straddle=99.0))[1]
+
+
+def test_smooth_8_bit_gradients_are_not_lossless_mosaics():
+    # An 8-bit ramp is lossless bands one grey level apart; diagonal, it steps both ways.
+    yy, xx = np.mgrid[:384, :384]
+    for slope in (0.05, 0.1, 0.2):
+        grey = np.round(60 + slope * (yy + 0.7 * xx)).astype(np.uint8)
+        assert find_mosaic(np.repeat(grey[..., None], 3, -1))[1] == []

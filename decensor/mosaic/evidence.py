@@ -42,9 +42,11 @@ def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None):
     inner = _inner_steps(blocks)
     across_h = np.abs(blocks[:, 1:, :, 0] - blocks[:, :-1, :, -1]).mean(axis=-1)
     across_v = np.abs(blocks[1:, :, 0, :] - blocks[:-1, :, -1, :]).mean(axis=-1)
-    ok_h = (flat[:, 1:] & flat[:, :-1] & (across_h >= s.min_step)
+    # A lossless pair of blocks needs a smaller step (see DetectionSettings.lossless_step).
+    min_step = np.where(block_std <= s.lossless_flat, s.lossless_step, s.min_step)
+    ok_h = (flat[:, 1:] & flat[:, :-1] & (across_h >= np.maximum(min_step[:, 1:], min_step[:, :-1]))
             & (across_h >= s.min_contrast * (np.maximum(inner[:, 1:], inner[:, :-1]) + s.inner_floor)))
-    ok_v = (flat[1:, :] & flat[:-1, :] & (across_v >= s.min_step)
+    ok_v = (flat[1:, :] & flat[:-1, :] & (across_v >= np.maximum(min_step[1:, :], min_step[:-1, :]))
             & (across_v >= s.min_contrast * (np.maximum(inner[1:, :], inner[:-1, :]) + s.inner_floor)))
     pairs = _onto_blocks(ok_h, ok_v, np.add, np.int8)
     # A mosaic block steps to most of its neighbours; a flat block of the art

@@ -21,6 +21,11 @@ class DetectionSettings:
     min_contrast: float = 3.0
     # ... counted as at least this much, so a perfectly flat block does not make every step a contrast.
     inner_floor: float = 0.25
+    # Lossless blocks (spread at most lossless_flat) step by lossless_step or more: a mosaic over soft
+    # painted shading steps by a grey level or two, while a smooth 8-bit gradient's bands step by one
+    # and JPEG's blocks are never this flat.
+    lossless_flat: float = 0.5
+    lossless_step: float = 1.5
     # Side of the windows in which box positions vote for a grid phase.
     window: int = 128
     # Votes a phase needs in a window ...
@@ -31,6 +36,8 @@ class DetectionSettings:
     straddle_min: float = 2.0
     # ... and this many times the on-block box's spread (plus one).
     straddle_ratio: float = 2.0
+    # ... or, on a lossless block, this spread (a box half on each side of a lossless_step step).
+    lossless_straddle: float = 0.7
     # A region is firm with at least this many stepping pairs each way ...
     firm_steps: int = 3
     # ... and the fewer way at least this share of the other: an edge on a grid line steps one way only.

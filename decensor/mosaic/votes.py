@@ -81,8 +81,9 @@ def scan_candidates(gray, tables, settings=DEFAULT_DETECTION, sizes=range(MIN_BL
 
 def _passes_vote(on_block, straddling, settings):
     """Boxes that are flat where the box half a block away straddles a step."""
-    return ((on_block <= settings.flat_std) & (straddling >= settings.straddle_min)
-            & (straddling >= settings.straddle_ratio * on_block + 1))
+    return (((on_block <= settings.flat_std) & (straddling >= settings.straddle_min)
+             & (straddling >= settings.straddle_ratio * on_block + 1))
+            | ((on_block <= settings.lossless_flat) & (straddling >= settings.lossless_straddle)))
 
 
 def _band_votes(std, size, settings):
