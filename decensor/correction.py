@@ -52,12 +52,22 @@ def smooth_correction(predicted, masks, guesses, sigma):
     predicted = np.asarray(predicted, np.float32)
     if sigma <= 0:
         return predicted
-    hole = 1.0 - np.asarray(masks, np.float32)[..., 0]
+    holes = 1.0 - np.asarray(masks, np.float32)[..., 0]
     guesses = np.asarray(guesses, np.float32)[..., :3]
-    hole = hole[..., None]
-    weight = ndimage.gaussian_filter(hole, (0, sigma, sigma, 0))
-    smoothed = ndimage.gaussian_filter((predicted - guesses) * hole, (0, sigma, sigma, 0))
-    return guesses + smoothed / np.maximum(weight, 1e-3) * hole
+    result = guesses.copy()
+    # Each tile's hole box and the filter's reach around it: outside it the change is zero, and inside
+    # it the blur sees the same zeros the whole tile would give (a mark is often a third of its tile).
+    reach = int(4.0 * sigma + 0.5) + 1  # (scipy's default truncation, 4 sigma)
+    for n, hole in enumerate(holes):
+        rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+        if not len(rows):
+            continue
+        box = (slice(max(rows[0] - reach, 0), rows[-1] + reach + 1), slice(max(cols[0] - reach, 0), cols[-1] + reach + 1))
+        here = hole[box][..., None]
+        weight = ndimage.gaussian_filter(here, (sigma, sigma, 0))
+        smoothed = ndimage.gaussian_filter((predicted[n][box] - guesses[n][box]) * here, (sigma, sigma, 0))
+        result[n][box] += smoothed / np.maximum(weight, 1e-3) * here
+    return result
 
 
 class NetworkCorrection:
