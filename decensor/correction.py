@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from . import modelfile
 from .inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE, inpaint
+from .regions import mask_box
 
 
 class NoCorrection:
@@ -59,10 +60,10 @@ def smooth_correction(predicted, masks, guesses, sigma):
     # it the blur sees the same zeros the whole tile would give (a mark is often a third of its tile).
     reach = int(4.0 * sigma + 0.5) + 1  # (scipy's default truncation, 4 sigma)
     for n, hole in enumerate(holes):
-        rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-        if not len(rows):
+        box = mask_box(hole)
+        if box is None:
             continue
-        box = (slice(max(rows[0] - reach, 0), rows[-1] + reach + 1), slice(max(cols[0] - reach, 0), cols[-1] + reach + 1))
+        box = box.expanded(reach, hole.shape).slices
         here = hole[box][..., None]
         weight = ndimage.gaussian_filter(here, (sigma, sigma, 0))
         smoothed = ndimage.gaussian_filter((predicted[n][box] - guesses[n][box]) * here, (sigma, sigma, 0))

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import patchmatch
+from .regions import mask_box, plan_groups
 
 _EIGHT_CONNECTED = np.ones((3, 3), bool)
 
@@ -138,8 +139,6 @@ def load_kernels():
 
 def _windows(hole, settings):
     """Slices of context windows, one per group of regions whose windows overlap."""
-    from .regions import plan_groups
-
     def reach(box):
         return max(settings.context, min(settings.max_context, box.height, box.width))
 
@@ -322,11 +321,9 @@ def _nearest_known(image, hole):
 def _dilated(mask, size):
     """``mask`` grown by a ``size``-sided square (``size`` odd), worked out over the mask's box only."""
     grown = np.zeros_like(mask)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if len(rows):
-        reach = size // 2
-        box = (slice(max(rows[0] - reach, 0), rows[-1] + reach + 1),
-               slice(max(cols[0] - reach, 0), cols[-1] + reach + 1))
+    box = mask_box(mask)
+    if box is not None:
+        box = box.expanded(size // 2, mask.shape).slices
         grown[box] = ndimage.maximum_filter(mask[box], size=size, mode="constant", cval=False)
     return grown
 

@@ -65,6 +65,14 @@ class Box:
         return Box(max(0, self.top), max(0, self.left), min(shape[0], self.bottom), min(shape[1], self.right))
 
 
+def mask_box(mask):
+    """The :class:`Box` around a 2-D mask's true (nonzero) pixels; None when it has none."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+
+
 @dataclass(frozen=True)
 class Group:
     """Regions filled together: their labels and the context box around them."""
@@ -81,14 +89,12 @@ class LabelMap:
     """
 
     def __init__(self, hole):
-        rows = np.flatnonzero(hole.any(axis=1))
-        cols = np.flatnonzero(hole.any(axis=0))
-        if len(rows) == 0:
+        self.origin = mask_box(hole)
+        if self.origin is None:
             self.origin = Box(0, 0, 0, 0)
             self.labels = np.zeros((0, 0), np.int32)
             self.boxes = []
             return
-        self.origin = Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
         self.labels, _ = ndimage.label(hole[self.origin.slices], structure=_EIGHT_CONNECTED)
         top, left = self.origin.top, self.origin.left
         self.boxes = [

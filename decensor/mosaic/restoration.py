@@ -25,7 +25,7 @@ from ..correction import NO_CORRECTION, load_correction
 from ..guess import Guess
 from ..inpaint import DEFAULT_BATCH, DEFAULT_MARGIN, DEFAULT_TILE
 from ..patchfill import DEFAULT_SETTINGS, fill_patches
-from ..regions import Box
+from ..regions import Box, mask_box
 from .grid import (Grid, bicubic_blocks, block_means, estimate_grid, grid_at, upsample_block_means,
                    whole_blocks)
 
@@ -81,13 +81,12 @@ def blocks_around(hole, grid, reach=REACH):
     if rows <= 0 or cols <= 0:
         return None
     touched = cropped.reshape(rows, size, cols, size).any(axis=(1, 3))
-    touched_rows, touched_cols = np.flatnonzero(touched.any(axis=1)), np.flatnonzero(touched.any(axis=0))
-    if not len(touched_rows):
+    touched_box = mask_box(touched)
+    if touched_box is None:
         return None
-    first_row, last_row = max(touched_rows[0] - reach, 0), min(touched_rows[-1] + 1 + reach, rows)
-    first_col, last_col = max(touched_cols[0] - reach, 0), min(touched_cols[-1] + 1 + reach, cols)
-    return (slice(top + first_row * size, top + last_row * size),
-            slice(left + first_col * size, left + last_col * size))
+    near = touched_box.expanded(reach, (rows, cols))  # (in blocks)
+    return (slice(top + near.top * size, top + near.bottom * size),
+            slice(left + near.left * size, left + near.right * size))
 
 
 def keep_block_means(filled, mosaic, grid, hole):
