@@ -58,15 +58,17 @@ def smooth_correction(predicted, masks, guesses, sigma):
     result = guesses.copy()
     # Each tile's hole box and the filter's reach around it: outside it the change is zero, and inside
     # it the blur sees the same zeros the whole tile would give (a mark is often a third of its tile).
-    reach = int(4.0 * sigma + 0.5) + 1  # (scipy's default truncation, 4 sigma)
+    truncate = 4.0  # (the blur's reach in sigmas, scipy's default: written out so the box follows it)
+    reach = int(truncate * sigma + 0.5) + 1
     for n, hole in enumerate(holes):
         box = mask_box(hole)
         if box is None:
             continue
         box = box.expanded(reach, hole.shape).slices
         here = hole[box][..., None]
-        weight = ndimage.gaussian_filter(here, (sigma, sigma, 0))
-        smoothed = ndimage.gaussian_filter((predicted[n][box] - guesses[n][box]) * here, (sigma, sigma, 0))
+        weight = ndimage.gaussian_filter(here, (sigma, sigma, 0), truncate=truncate)
+        smoothed = ndimage.gaussian_filter((predicted[n][box] - guesses[n][box]) * here, (sigma, sigma, 0),
+                                           truncate=truncate)
         result[n][box] += smoothed / np.maximum(weight, 1e-3) * here
     return result
 
