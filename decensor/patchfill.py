@@ -339,12 +339,6 @@ def _dilated(mask, size):
     return grown
 
 
-def _rows_cols(mask):
-    """``np.nonzero(mask)`` of a 2-D mask with few true pixels, from its flat indices (faster)."""
-    flat = np.flatnonzero(mask)
-    return flat // mask.shape[1], flat % mask.shape[1]
-
-
 class _Level:
     """One pyramid level: where the patches to fix are, which patches may be copied."""
 
@@ -367,7 +361,8 @@ class _Level:
             self.source = inside & ~hole if (inside & ~hole).any() else ~hole
         # (Flat indices, split into rows and columns where needed: a 2-D nonzero is several times slower.)
         self.source_flat = np.flatnonzero(self.source)
-        self.target_rows, self.target_cols = _rows_cols(self.targets)
+        self.target_flat = np.flatnonzero(self.targets)
+        self.target_rows, self.target_cols = self.target_flat // width, self.target_flat % width
         self.hole = hole
         self.padded_width = width + 2 * radius
         offsets = np.arange(-radius, radius + 1)
@@ -378,7 +373,8 @@ class _Level:
         # Which target patch is centred on each (padded) pixel, for votes gathered pixel by pixel.
         self.target_at = np.full(len(self.trust), -1, np.int64)
         self.target_at[self.target_index] = np.arange(len(self.target_index))
-        self.hole_rows, self.hole_cols = _rows_cols(hole)
+        self.hole_flat = np.flatnonzero(hole)
+        self.hole_rows, self.hole_cols = self.hole_flat // width, self.hole_flat % width
         self.hole_index = self._source_index(self.hole_rows, self.hole_cols)
         self._flat_image, self._flat_memo = None, None
         # (A hole on the window's edge is copied into the replicated border too.)
@@ -437,7 +433,7 @@ class _Level:
             bottom = min(int(rows.max()) + reach + 1, self.shape[0])
             right = min(int(cols.max()) + reach + 1, self.shape[1])
             patchmatch.carry_field(coarse, top, bottom, left, right, field)
-        bad = ~self.source[field[rows, cols, 0], field[rows, cols, 1]]
+        bad = ~self.source[self._matches(field)]
         picks = self.source_flat[rng.integers(0, len(self.source_flat), size=int(bad.sum()))]
         field[rows[bad], cols[bad], 0] = picks // self.shape[1]
         field[rows[bad], cols[bad], 1] = picks % self.shape[1]
@@ -457,8 +453,7 @@ class _Level:
 
     def field_distance(self, image, field):
         """The distance of every target patch to its current match."""
-        rows, cols = self.target_rows, self.target_cols
-        return self._distances_to(self._flat_of(image), field[rows, cols, 0].copy(), field[rows, cols, 1].copy())
+        return self._distances_to(self._flat_of(image), *self._matches(field))
 
     def search(self, image, field, rng, iterations, local=False, max_radius=None):
         """PatchMatch: propagate good matches from neighbours, then search randomly around them.
@@ -469,8 +464,7 @@ class _Level:
         """
         flat = self._flat_of(image)
         rows, cols = self.target_rows, self.target_cols
-        best_rows = field[rows, cols, 0].copy()
-        best_cols = field[rows, cols, 1].copy()
+        best_rows, best_cols = self._matches(field)
         best, best_shift = self._distances_to(flat, best_rows, best_cols)
         state = (best_rows, best_cols, best, best_shift)
         kernel = self._kernel_args(flat)
@@ -485,9 +479,16 @@ class _Level:
                 jump_cols = rng.integers(-radius, radius + 1, len(cols))
                 patchmatch.random_search(jump_rows, jump_cols, *kernel, *state)
                 radius //= 2
-        field[rows, cols, 0] = best_rows
-        field[rows, cols, 1] = best_cols
+        matches = field.reshape(-1, 2)
+        matches[self.target_flat, 0] = best_rows
+        matches[self.target_flat, 1] = best_cols
         return field, best, best_shift
+
+    def _matches(self, field):
+        """(rows, columns) of every target's match in ``field`` (a level's (H, W, 2) array, contiguous);
+        gathered by flat index, a third of the time of rows and columns."""
+        matches = field.reshape(-1, 2)
+        return matches[self.target_flat, 0], matches[self.target_flat, 1]
 
     def vote(self, image, field, distance, shift, softness=None, median=False):
         """Each hole pixel becomes the weighted mean of what the overlapping matches put there; with
@@ -505,8 +506,7 @@ class _Level:
         best = float(distance[finite].min()) if finite.any() else 0.0
         weight = np.exp(-(distance - best) / (2.0 * scale)).astype(np.float32)
         weight[~finite] = 0.0
-        source_index = self._source_index(field[self.target_rows, self.target_cols, 0],
-                                          field[self.target_rows, self.target_cols, 1])
+        source_index = self._source_index(*self._matches(field))
         total = np.empty((len(self.hole_index), flat.shape[1]), np.float32)
         weight_sum = np.empty(len(self.hole_index), np.float32)
         spread = np.empty(len(self.hole_index), np.float32)
@@ -519,8 +519,12 @@ class _Level:
                                     weight, shift, spread, np.float32(self.settings.median_spread), voted)
         # In place: every caller replaces its estimate by the vote, and a whole window's copy per vote was a
         # tenth of an A4 page's synthesis.
-        result = image if image.dtype == np.float32 else image.astype(np.float32)
-        result[self.hole_rows[usable], self.hole_cols[usable]] = voted[usable]
+        result = np.ascontiguousarray(image, np.float32)  # (itself: every estimate is contiguous float32)
+        pixels = result.reshape(-1, result.shape[-1])  # (flat indices: a third of the time of rows and columns)
+        if usable.all():
+            pixels[self.hole_flat] = voted
+        else:
+            pixels[self.hole_flat[usable]] = voted[usable]
         self._flat_image = None  # (its hole pixels changed: the kept flat copy takes them on the next read)
         self._hole_spread = spread  # how much the votes disagreed (the last vote's), hole pixel by pixel
         return result
