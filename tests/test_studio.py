@@ -119,6 +119,22 @@ def test_find_marks_masks_the_green_paint(studio):
     assert mask[20:50, 30:90].all() and mask.sum() / 255 < 1.5 * 30 * 60
 
 
+def test_find_marks_on_a_jpeg_page_takes_the_paints_blended_rim_as_decensor_bar_does(studio):
+    # A quality 60 JPEG smears the green over a wider rim of tinted pixels; the studio's marks are the
+    # hole `decensor bar` would fill on that file, not the rule for lossless pages.
+    from decensor.engine import PaintSettings
+
+    base, folder, _ = studio
+    Image.fromarray(paint_green(drawing(96, 128, seed=3), (20, 30, 60, 100))).save(folder / "three.jpg", quality=60)
+    answer = json.loads(_post(f"{base}/api/marks", {"name": "three.jpg"})[1])
+    mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["mask"].split(",", 1)[1])))) > 127
+    pixels = np.asarray(Image.open(folder / "three.jpg").convert("RGB"))
+    as_bar, lossless = PaintSettings().detect(pixels, jpeg=True), PaintSettings().detect(pixels)
+    np.testing.assert_array_equal(mask, as_bar)
+    leaning = pixels[..., 1].astype(int) - np.maximum(pixels[..., 0], pixels[..., 2]) >= 10
+    assert (leaning & ~mask).sum() < (leaning & ~lossless).sum()
+
+
 def _browser(tmp_path):
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         if os.environ.get("DECENSOR_REQUIRE_BROWSER"):
