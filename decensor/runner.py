@@ -280,7 +280,7 @@ class MosaicProcessor(PageProcessor):
         """
         from .mosaic import find_mosaic
 
-        found, regions = find_mosaic(images.rgb_view(picture))
+        found, regions = find_mosaic(images.rgb_view(picture), jpeg=picture.format == "JPEG")
         if self.save_masks is not None and not self.options.dry_run:
             from PIL import Image
 

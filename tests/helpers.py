@@ -42,6 +42,15 @@ def drawing(height=96, width=128, seed=0):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+def smooth_shading(seed=0, side=384):
+    """Soft painted shading with no texture at all (a sky, a skin tone): heavy JPEG flattens its 8 px blocks."""
+    from scipy import ndimage
+
+    shading = ndimage.gaussian_filter(np.random.default_rng(seed).normal(0, 1, (side, side)), 20)
+    grey = 120 + 40 * shading / shading.std()
+    return np.clip(np.stack([grey, grey * 0.9, grey * 0.8], -1), 0, 255).astype(np.uint8)
+
+
 def paint_green(image, box):
     top, left, bottom, right = box
     painted = image.copy()

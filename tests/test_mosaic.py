@@ -2,6 +2,7 @@ import io
 
 import numpy as np
 import pytest
+from helpers import smooth_shading
 from PIL import Image
 
 from decensor.mosaic import Grid, block_means, estimate_grid, find_mosaic, pixelate
@@ -424,3 +425,23 @@ def test_smooth_8_bit_gradients_are_not_lossless_mosaics():
     for slope in (0.05, 0.1, 0.2):
         grey = np.round(60 + slope * (yy + 0.7 * xx)).astype(np.uint8)
         assert find_mosaic(np.repeat(grey[..., None], 3, -1))[1] == []
+
+
+def test_a_clean_jpeg_file_of_smooth_shading_is_no_mosaic():
+    # At quality 60 the 8 px blocks of smooth shading come out flat, stepping by a few grey levels on
+    # JPEG's own lines: a staircase that passes every block test. Told that the page was a JPEG file,
+    # the search asks more of a step on those lines.
+    page = _jpeg(smooth_shading(), 60)
+    assert find_mosaic(page)[0].mean() > 0.1  # (what the search finds without knowing)
+    found, regions = find_mosaic(page, jpeg=True)
+    assert regions == [] and not found.any()
+
+
+@pytest.mark.parametrize("size", [8, 16])
+def test_a_mosaic_on_jpeg_block_lines_is_still_found_in_a_jpeg_file(size):
+    region = np.zeros((384, 384), bool)
+    region[64:320, 48:304] = True
+    mosaicked, painted = pixelate(_page(5), Grid(size, 0, 0), region)
+    found, regions = find_mosaic(_jpeg(mosaicked, 85), jpeg=True)
+    assert {grid for grid, _ in regions} == {Grid(size, 0, 0)}
+    assert (found & painted).sum() >= 0.98 * painted.sum() and not (found & ~painted).any()

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 from click.testing import CliRunner
-from helpers import paint_green
+from helpers import paint_green, smooth_shading
 from PIL import Image
 
 from decensor.cli import main
@@ -71,6 +71,18 @@ def test_auto_mode_finds_restores_and_saves_the_mask(tmp_path, tiny_models_dir):
     restored = np.asarray(Image.open(out / "m.png"))
     np.testing.assert_array_equal(restored[~saved], mosaicked[~saved])
     assert not (out / "clean.png").exists()
+
+
+def test_auto_mode_reads_a_jpeg_file_as_a_jpeg(tmp_path, tiny_models_dir):
+    # Smooth shading at JPEG quality 60 is a staircase of flat 8 px blocks; the file being a JPEG
+    # is what tells the search that those steps are the compression's, not a mosaic's.
+    pages, out = tmp_path / "in", tmp_path / "out"
+    pages.mkdir()
+    Image.fromarray(smooth_shading()).save(pages / "sky.jpg", quality=60)
+    result = CliRunner().invoke(main, ["mosaic", "--auto", str(pages), "-o", str(out), "--models",
+                                       str(tiny_models_dir)])
+    assert result.exit_code == 1 and "sky.jpg: no mosaic found" in result.output
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_missing_originals_folder_is_a_usage_error(tmp_path):

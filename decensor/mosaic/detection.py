@@ -30,21 +30,26 @@ from .grid import MAX_BLOCK, MIN_BLOCK, Grid, as_float_gray, block_means, block_
 from .settings import DEFAULT_DETECTION
 
 
-def find_mosaic(image, settings=DEFAULT_DETECTION):
+def find_mosaic(image, settings=DEFAULT_DETECTION, jpeg=False):
     """Find mosaic regions on a page with no marks.
+
+    ``jpeg``: the page was decoded from a JPEG file, whose 8 px blocks start
+    at its top left corner; a step on their lines is weaker evidence (see
+    :func:`decensor.mosaic.evidence.regions_on_grid`).
 
     Returns ``(mask, regions)``: a boolean pixel mask and a list of ``(grid,
     region mask)`` per accepted region.
     """
     image = np.asarray(image)
-    return _Search(as_float_gray(image), settings, image).run()
+    return _Search(as_float_gray(image), settings, image, jpeg).run()
 
 
 class _Search:
     """One page's search: what is found so far, on which grid, and the checks already made."""
 
-    def __init__(self, gray, settings, rgb=None):
+    def __init__(self, gray, settings, rgb=None, jpeg=False):
         self.gray = gray
+        self.jpeg = jpeg
         self.rgb = gray if rgb is None else rgb
         self.settings = settings
         self.page = Box(0, 0, *gray.shape)
@@ -175,7 +180,8 @@ class _Search:
             explained = self.found[area.slices]
             if grid in self.found_on:
                 explained = explained & ~self.found_on[grid][area.slices]
-            pieces = regions_on_grid(self.gray[area.slices], local, self.settings, explained)
+            jpeg_phase = ((-area.top) % 8, (-area.left) % 8) if self.jpeg else None
+            pieces = regions_on_grid(self.gray[area.slices], local, self.settings, explained, jpeg_phase)
             self.checked[key] = [(_on_page(piece, area, self.gray.shape), blocks) for piece, blocks in pieces]
         return [(piece.copy(), blocks) for piece, blocks in self.checked[key]]
 

@@ -18,7 +18,7 @@ from .settings import DEFAULT_DETECTION
 _FOUR_NEIGHBOURS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], bool)
 
 
-def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None):
+def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None, jpeg_phase=None):
     """Mosaic regions on one grid, as [(pixel mask, block count)].
 
     Evidence is a pair of neighbouring blocks, both flat inside, with a real
@@ -28,6 +28,11 @@ def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None):
     are the evidence blocks, closed over small gaps (a mosaic over plain paper
     has flat blocks without steps) and filled. Blocks in ``explained`` (a
     mosaic found on another grid) are no evidence but may be grown into.
+
+    ``jpeg_phase`` (row, column): for a page decoded from a JPEG file, where
+    its 8 px block lines fall in ``gray`` (modulo 8). A step on one of them
+    needs ``settings.jpeg_line_step``: heavy compression flattens the blocks
+    of smooth shading into a staircase that steps exactly there.
     """
     s = settings
     size = grid.size
@@ -44,9 +49,16 @@ def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None):
     across_v = np.abs(blocks[1:, :, 0, :] - blocks[:-1, :, -1, :]).mean(axis=-1)
     # A lossless pair of blocks needs a smaller step (see DetectionSettings.lossless_step).
     min_step = np.where(block_std <= s.lossless_flat, s.lossless_step, s.min_step)
-    ok_h = (flat[:, 1:] & flat[:, :-1] & (across_h >= np.maximum(min_step[:, 1:], min_step[:, :-1]))
+    step_h = np.maximum(min_step[:, 1:], min_step[:, :-1])
+    step_v = np.maximum(min_step[1:, :], min_step[:-1, :])
+    if jpeg_phase is not None:
+        on_rows = (top + size * np.arange(1, rows) - jpeg_phase[0]) % 8 == 0  # (the lines between blocks)
+        on_cols = (left + size * np.arange(1, cols) - jpeg_phase[1]) % 8 == 0
+        step_h = np.where(on_cols[None, :], np.maximum(step_h, s.jpeg_line_step), step_h)
+        step_v = np.where(on_rows[:, None], np.maximum(step_v, s.jpeg_line_step), step_v)
+    ok_h = (flat[:, 1:] & flat[:, :-1] & (across_h >= step_h)
             & (across_h >= s.min_contrast * (np.maximum(inner[:, 1:], inner[:, :-1]) + s.inner_floor)))
-    ok_v = (flat[1:, :] & flat[:-1, :] & (across_v >= np.maximum(min_step[1:, :], min_step[:-1, :]))
+    ok_v = (flat[1:, :] & flat[:-1, :] & (across_v >= step_v)
             & (across_v >= s.min_contrast * (np.maximum(inner[1:, :], inner[:-1, :]) + s.inner_floor)))
     pairs = _onto_blocks(ok_h, ok_v, np.add, np.int8)
     # A mosaic block steps to most of its neighbours; a flat block of the art

@@ -124,7 +124,8 @@ class Studio:
     def mosaics(self, name):
         from ..mosaic import find_mosaic
 
-        found, regions = find_mosaic(images.rgb_view(self.picture(name)))
+        picture = self.picture(name)
+        found, regions = find_mosaic(images.rgb_view(picture), jpeg=picture.format == "JPEG")
         notes = [f"block {grid.size} px" for grid, _ in regions]
         return _png(found.astype(np.uint8) * 255), notes
 
