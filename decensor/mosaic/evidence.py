@@ -30,9 +30,10 @@ def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None, jpeg
     mosaic found on another grid) are no evidence but may be grown into.
 
     ``jpeg_phase`` (row, column): for a page decoded from a JPEG file, where
-    its 8 px block lines fall in ``gray`` (modulo 8). A step on one of them
-    needs ``settings.jpeg_line_step``: heavy compression flattens the blocks
-    of smooth shading into a staircase that steps exactly there.
+    its 8 px block lines fall in ``gray`` (modulo 8). On a grid that shares
+    at least every other line with them, a step on one of them needs
+    ``settings.jpeg_line_step``: heavy compression flattens the blocks of
+    smooth shading into a staircase that steps exactly there.
     """
     s = settings
     size = grid.size
@@ -52,8 +53,10 @@ def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None, jpeg
     step_h = np.maximum(min_step[:, 1:], min_step[:, :-1])
     step_v = np.maximum(min_step[1:, :], min_step[:-1, :])
     if jpeg_phase is not None:
-        on_rows = (top + size * np.arange(1, rows) - jpeg_phase[0]) % 8 == 0  # (the lines between blocks)
-        on_cols = (left + size * np.arange(1, cols) - jpeg_phase[1]) % 8 == 0
+        # (Only a grid that shares at least every other line with JPEG's, one way, can be a staircase's:
+        # other grids meet JPEG's lines now and then, and their steps there are judged as the rest.)
+        on_rows = _on_jpeg_lines(top + size * np.arange(1, rows), size, jpeg_phase[0])  # (lines between blocks)
+        on_cols = _on_jpeg_lines(left + size * np.arange(1, cols), size, jpeg_phase[1])
         step_h = np.where(on_cols[None, :], np.maximum(step_h, s.jpeg_line_step), step_h)
         step_v = np.where(on_rows[:, None], np.maximum(step_v, s.jpeg_line_step), step_v)
     ok_h = (flat[:, 1:] & flat[:, :-1] & (across_h >= step_h)
@@ -132,6 +135,14 @@ def regions_on_grid(gray, grid, settings=DEFAULT_DETECTION, explained=None, jpeg
         mask[top : top + rows * size, left : left + cols * size] = np.kron(piece, np.ones((size, size), bool))
         accepted.append((mask, int(piece.sum())))
     return accepted
+
+
+def _on_jpeg_lines(lines, size, phase):
+    """Which of a grid's ``lines`` (positions along one axis) lie on a JPEG file's 8 px block lines, where
+    the grid has at least every other line on them (size a multiple of 4, on JPEG's phase); else none."""
+    if not len(lines) or size % 4 or (int(lines[0]) - phase) % 4:
+        return np.zeros(len(lines), bool)
+    return (lines - phase) % 8 == 0
 
 
 def _onto_blocks(across, down, combine, dtype):

@@ -26,8 +26,8 @@ class DetectionSettings:
     # and JPEG's blocks are never this flat.
     lossless_flat: float = 0.5
     lossless_step: float = 1.5
-    # On a page decoded from a JPEG file, a step on its 8 px block lines must reach this: compression
-    # flattens the blocks of smooth shading into a staircase of 2-4 grey levels that steps right there.
+    # On a page decoded from a JPEG file, a step on its 8 px block lines (on a grid sharing every other line
+    # with them) must reach this: compression flattens smooth shading into a staircase of 2-4 levels there.
     jpeg_line_step: float = 5.0
     # Side of the windows in which box positions vote for a grid phase.
     window: int = 128
