@@ -69,7 +69,7 @@ class Decensor:
         """The boolean hole for a page: the given mask, or the paint found on it."""
         if mask is not None:
             return masks.mask_from_array(mask, picture.size)
-        return self.paint.detect(images.rgb_view(picture), jpeg=picture.format == "JPEG")
+        return self.paint.detect(images.rgb_view(picture), jpeg=picture.is_jpeg)
 
     def fill_picture(self, picture, hole, copy=True):
         """Fill a decoded page; the result keeps its mode, alpha and metadata.

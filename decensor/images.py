@@ -63,6 +63,11 @@ class Picture:
     def has_alpha(self):
         return self.mode in {"LA", "RGBA", "PA"}
 
+    @property
+    def is_jpeg(self):
+        """Decoded from a JPEG file: its pixels carry the format's 8 px blocks and smeared colour edges."""
+        return self.format == "JPEG"
+
 
 def _save_options_for(image):
     """Encoder settings that keep the output close to the input."""

@@ -130,7 +130,7 @@ class PageProcessor:
             if not hole.any():
                 raise NoMarkedRegion("no marked region found: no pixel is transparent (alpha below 128)")
             return hole, []
-        paint = self.options.paint.find(images.rgb_view(picture), jpeg=picture.format == "JPEG")
+        paint = self.options.paint.find(images.rgb_view(picture), jpeg=picture.is_jpeg)
         if not paint.hole.any():
             raise NoMarkedRegion("no marked region found")
         return paint.hole, paint.warnings()
@@ -280,7 +280,7 @@ class MosaicProcessor(PageProcessor):
         """
         from .mosaic import find_mosaic
 
-        found, regions = find_mosaic(images.rgb_view(picture), jpeg=picture.format == "JPEG")
+        found, regions = find_mosaic(images.rgb_view(picture), jpeg=picture.is_jpeg)
         if self.save_masks is not None and not self.options.dry_run:
             from PIL import Image
 

@@ -118,14 +118,14 @@ class Studio:
 
         picture = self.picture(name)
         # (As `decensor bar` finds them: on a JPEG page the paint's blended rim reaches farther.)
-        found = PaintSettings().find(images.rgb_view(picture), jpeg=picture.format == "JPEG")
+        found = PaintSettings().find(images.rgb_view(picture), jpeg=picture.is_jpeg)
         return _png(found.hole.astype(np.uint8) * 255), found.warnings()
 
     def mosaics(self, name):
         from ..mosaic import find_mosaic
 
         picture = self.picture(name)
-        found, regions = find_mosaic(images.rgb_view(picture), jpeg=picture.format == "JPEG")
+        found, regions = find_mosaic(images.rgb_view(picture), jpeg=picture.is_jpeg)
         notes = [f"block {grid.size} px" for grid, _ in regions]
         return _png(found.astype(np.uint8) * 255), notes
 
