@@ -157,11 +157,15 @@ def run(split, count, seeds=(5,)):
     totals = {(d, k): [0, 0, 0] for d in ("visible", "any change") for k in ("png", "jpeg")}
     grid_hits = {"png": [0, 0], "jpeg": [0, 0]}
     false_alarms = {kind: [0, 0] for kind in ("png", "jpeg", "enlarged jpeg")}  # kind -> [firing, pages]
+
+    def try_clean(kind, pixels, is_jpeg):
+        false_alarms[kind][0] += bool(find_mosaic(pixels, jpeg=is_jpeg)[1])
+        false_alarms[kind][1] += 1
+
     started = time.perf_counter()
     for index, (page, rng) in enumerate(item for seed in seeds for item in pages(split, count, seed)):
         for kind, (pixels, is_jpeg) in clean_variants(page, index).items():
-            false_alarms[kind][0] += bool(find_mosaic(pixels, jpeg=is_jpeg)[1])
-            false_alarms[kind][1] += 1
+            try_clean(kind, pixels, is_jpeg)
         mosaicked, grids, scoring = mosaic_page(page, rng)
         for kind, pixels in (("png", mosaicked), ("jpeg", jpeg(mosaicked, int(rng.integers(75, 96))))):
             found, _ = find_mosaic(pixels, jpeg=kind == "jpeg")  # (as the command line: it knows a JPEG file)
@@ -178,10 +182,8 @@ def run(split, count, seeds=(5,)):
     seconds = (time.perf_counter() - started) / (count * len(seeds) * 5)  # (3 clean variants, 2 mosaicked)
     if split == "independent":
         for page in look_alike_pages():
-            for pixels, is_jpeg in ((page, False), (jpeg(page, 85), True)):
-                kind = "jpeg" if is_jpeg else "png"
-                false_alarms[kind][0] += bool(find_mosaic(pixels, jpeg=is_jpeg)[1])
-                false_alarms[kind][1] += 1
+            try_clean("png", page, False)
+            try_clean("jpeg", jpeg(page, 85), True)
     return totals, grid_hits, false_alarms, seconds
 
 
